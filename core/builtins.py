@@ -1,0 +1,76 @@
+"""The core's own pieces, registered through the plugin manager like any plugin.
+
+Heavy imports happen inside the factories so that listing plugins stays fast.
+"""
+from __future__ import annotations
+
+import math
+
+from core import hookimpl
+from core.specs import EncoderSpec, ObjectiveSpec, ProjectorSpec
+
+
+def _encoder(kind):
+    def build(spec, dim):
+        from core import encoders
+
+        return getattr(encoders, f"build_{kind}")(spec, dim)
+
+    return build
+
+
+def _bank(kind):
+    def build(spec, k, out_dim):
+        from core import projectors
+
+        if kind == "mlp":
+            return projectors.MLPBank(math.prod(spec.shape), k, out_dim)
+        if kind == "conv1d":
+            return projectors.Conv1dBank(spec.shape[0], k, out_dim)
+        if kind == "conv2d":
+            return projectors.Conv2dBank(spec.shape[0], k, out_dim)
+        return projectors.TokenConvBank(spec.vocab_size, k, out_dim)
+
+    return build
+
+
+def _build_lfr(input_spec, dim, params, *, projector, sample=None, seed=0):
+    from core.objectives.lfr import build_lfr
+
+    return build_lfr(input_spec, dim, {**params, "seed": seed},
+                     projector_build=lambda n, d: projector.build(input_spec, n, d), sample=sample)
+
+
+@hookimpl
+def core_encoders():
+    return [
+        EncoderSpec("core/mlp", _encoder("mlp"), ("vector", "sequence", "image"),
+                    "flatten + MLP (Linear-BN-ReLU x2)"),
+        EncoderSpec("core/conv", _encoder("conv"), ("sequence", "image", "audio"),
+                    "3 strided Conv-BN-ReLU blocks (1-D or 2-D) + global average pool"),
+        EncoderSpec("core/tokens", _encoder("tokens"), ("tokens",),
+                    "token embedding + 1-D convolutions + masked mean pool"),
+    ]
+
+
+@hookimpl
+def core_projectors():
+    return [
+        ProjectorSpec("core/mlp", _bank("mlp"), ("vector", "sequence", "image"), "random MLP bank"),
+        ProjectorSpec("core/conv1d", _bank("conv1d"), ("sequence", "audio"), "random Conv1d bank"),
+        ProjectorSpec("core/conv2d", _bank("conv2d"), ("image",), "random Conv2d bank"),
+        ProjectorSpec("core/tokens", _bank("tokens"), ("tokens",), "random token embedding + Conv1d bank"),
+    ]
+
+
+@hookimpl
+def core_objectives():
+    return [ObjectiveSpec("core/lfr", _build_lfr,
+                          "learning from randomness: predict K frozen random projections (Sui et al. 2023)")]
+
+
+@hookimpl
+def core_evaluators():
+    from core.evaluation import builtin_evaluators
+
+    return builtin_evaluators()

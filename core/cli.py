@@ -1,0 +1,223 @@
+"""The ``core`` command line: parses, then delegates (no training logic here)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional, Sequence
+
+import core
+from core.errors import UserError
+
+KINDS = ("datasets", "encoders", "projectors", "objectives", "evaluators", "recipes")
+
+
+def _key_values(pairs: Sequence[str], flag: str) -> dict:
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UserError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. {flag} fs=100")
+        key, value = pair.split("=", 1)
+        import yaml
+
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="pretrain an encoder and compare it with floors")
+    p.add_argument("--plugin", help="plugin whose default recipe to run, e.g. ecg")
+    p.add_argument("--recipe", help="a named recipe (default: PLUGIN/default)")
+    p.add_argument("--dataset"), p.add_argument("--encoder"), p.add_argument("--projector")
+    p.add_argument("--objective")
+    p.add_argument("--data", help="your own corpus (file or folder) read by the plugin's readers")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="dataset reader option, repeatable")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="objective parameter, e.g. k=8, repeatable")
+    p.add_argument("--epochs", type=int), p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float), p.add_argument("--dim", type=int)
+    p.add_argument("--seed", type=int), p.add_argument("--seeds", type=int, help="repeat over N seeds, mean ± std")
+    p.add_argument("--devices", help="number of devices or 'auto'")
+    p.add_argument("--accelerator", help="cpu, gpu or auto")
+    p.add_argument("--strategy", help="auto, ddp, fsdp, ...")
+    p.add_argument("--num-nodes", type=int)
+    p.add_argument("--precision", help="32-true, bf16-mixed, 16-mixed")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the encoder")
+    p.add_argument("--num-workers", type=int)
+    p.add_argument("--on-bad-record", choices=("error", "skip"))
+    p.add_argument("--config", help="YAML file of settings (config.yaml of a run works)")
+    p.add_argument("--out", help="parent folder of run folders (default runs/)")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    import yaml
+
+    from core import runs
+    from core.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg = runs.load_run_config(run_dir)
+        if args.epochs:
+            cfg.epochs = args.epochs
+        return _finish(runs.execute(pm, cfg, run_dir, resume=True), run_dir, cfg)
+    file_values = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.exists():
+            raise UserError(f"--config {path}: no such file; check the path")
+        try:
+            file_values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"--config {path}: not valid YAML ({str(e).splitlines()[0]})")
+    devices = args.devices
+    if devices is not None and devices != "auto":
+        devices = int(devices)
+    cli_values = {
+        "dataset": args.dataset, "encoder": args.encoder, "projector": args.projector,
+        "objective": args.objective, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
+        "lr": args.lr, "dim": args.dim, "seed": args.seed, "seeds": args.seeds, "devices": devices,
+        "accelerator": args.accelerator, "strategy": args.strategy, "num_nodes": args.num_nodes,
+        "precision": args.precision, "compile": args.compile, "num_workers": args.num_workers,
+        "on_bad_record": args.on_bad_record, "out": args.out,
+        "data_options": _key_values(args.option, "--option"), "objective_params": _key_values(args.set, "--set"),
+    }
+    if args.no_progress:
+        cli_values["progress"] = False
+    cfg = runs.resolve_config(pm, args.plugin, args.recipe, file_values, cli_values)
+    run_dir = Path(os.environ["CORE_RUN_DIR"]) if os.environ.get("CORE_RUN_DIR") else runs.new_run_dir(cfg)
+    os.environ["CORE_RUN_DIR"] = str(run_dir)  # DDP ranks re-run this command: same folder
+    try:
+        return _finish(runs.execute(pm, cfg, run_dir), run_dir, cfg)
+    finally:
+        os.environ.pop("CORE_RUN_DIR", None)
+
+
+def _finish(metrics: Optional[dict], run_dir: Path, cfg) -> int:
+    if metrics is None:
+        return 0
+    from core.report import format_console_table
+    from core.runs import MODEL_LABELS
+
+    results = {m: {k: (v["mean"], v["std"]) for k, v in r.items()} for m, r in metrics["summary"].items()}
+    print(format_console_table(results, metrics["primary_metric"]))
+    print(f"run folder: {run_dir}  (report.md, encoder.safetensors, metrics.json)")
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    from core.plugins import get_plugin_manager
+
+    for info in get_plugin_manager().plugins():
+        print(f"{info.name} {info.version}  ({info.module})")
+        if info.error:
+            print(f"  ERROR: {info.error}")
+            continue
+        print(f"  hooks: {', '.join(info.hooks) or '-'}")
+        for kind, names in sorted(info.names.items()):
+            print(f"  {kind}s: {', '.join(sorted(names))}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from core.plugins import get_plugin_manager
+
+    kind = args.kind.rstrip("s")
+    pm = get_plugin_manager()
+    for name in pm.names(kind):
+        spec = pm.get(kind, name)
+        print(f"{name:28s} {getattr(spec, 'description', '')}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from core import runs
+    from core.evaluation import summarize
+    from core.plugins import get_plugin_manager
+    from core.report import format_console_table
+
+    pm = get_plugin_manager()
+    run_dir = Path(args.run)
+    cfg = runs.load_run_config(run_dir)
+    encoder, card = runs.load_encoder(pm, run_dir)
+    data = runs.load_dataset(pm, cfg, card["seed"])
+    metrics = runs.evaluate_features(pm, cfg, data, runs.encoder_features(encoder, data, cfg), card["seed"])
+    from core.io import atomic_write_json
+
+    atomic_write_json(run_dir / "evaluate.json", {"seed": card["seed"], "metrics": metrics})
+    print(format_console_table({"pretrained encoder": summarize([metrics])}, data.task.primary_metric))
+    return 0
+
+
+def cmd_embed(args) -> int:
+    from core import embedding
+
+    n = embedding.embed_to_file(Path(args.run), args.data, Path(args.out), options=_key_values(args.option, "--option"),
+                                on_bad_record=args.on_bad_record)
+    print(f"wrote {n} embeddings to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="core", description=core.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"core {core.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(sub)
+    sub.add_parser("plugins", help="list plugins, their hooks, names and load errors").set_defaults(func=cmd_plugins)
+    p = sub.add_parser("list", help="list registered names of one kind")
+    p.add_argument("kind", choices=KINDS + tuple(k.rstrip("s") for k in KINDS))
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("evaluate", help="re-run the probes of a finished run")
+    p.add_argument("run")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("embed", help="embed a corpus with a run's encoder")
+    p.add_argument("run"), p.add_argument("--data", required=True), p.add_argument("--out", required=True)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--on-bad-record", choices=("error", "skip"), default="error")
+    p.set_defaults(func=cmd_embed)
+    from core.plugins import get_plugin_manager
+
+    try:
+        get_plugin_manager().hook().core_cli(subparsers=sub)
+    except UserError:
+        raise
+    except Exception as e:  # a plugin's CLI hook must not break the host
+        print(f"warning: a plugin's core_cli hook failed: {e}", file=sys.stderr)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if not debug:
+        warnings.filterwarnings("ignore")
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
+        return int(args.func(args) or 0)
+    except UserError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; resume with `core run --resume RUN_FOLDER`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

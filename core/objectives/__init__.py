@@ -1,0 +1,15 @@
+"""Pretext objectives: plain torch modules, no Lightning import (``core.training`` wraps them).
+
+An objective built by ``ObjectiveSpec.build(input_spec, dim, params)`` is an ``nn.Module``
+with this protocol:
+
+* ``prepare(encoder, loader, device)``: once before training (LFR caches its targets here);
+  ``loader`` yields ``(x, y, index)`` over the whole pretrain pool in order.
+* ``encoder_loss(z, x, index) -> Tensor``: the loss of one encoder-phase batch, ``z`` the
+  encoder output ``(B, D)``.
+* ``encoder_phase_parameters()``: objective parameters trained together with the encoder.
+* ``inner_parameters()`` and ``inner_epochs``: parameters trained in an inner phase after each
+  encoder epoch, on embeddings computed once with the encoder frozen.
+* ``inner_phase(embeddings, index, optimizer, batch_size, generator) -> float``: run
+  ``inner_epochs`` epochs of that phase, return the mean loss.
+"""

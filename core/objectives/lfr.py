@@ -1,0 +1,358 @@
+"""LFR: learning from random data projectors (Sui et al. 2023), plain torch (DESIGN §5).
+
+An encoder f gives z = f(x) ``(B, D)``; K predictor heads h_k map z to p_k = h_k(z) and are
+trained to match the frozen random projections y_k = g_k(x) of the raw input. Because the
+projectors are frozen and there is no augmentation, the targets y are cached once per
+dataset (:meth:`LFR.prepare`). The paper's schedule alternates one encoder epoch
+(predictors frozen) with ``pred_epochs`` predictor-only epochs, which here run on embeddings
+computed once per outer epoch (:meth:`LFR.inner_phase`).
+
+Loss per target (batch-wise Barlow Twins, paper eq. 3): with p̂_i, ŷ_i the row-normalised
+i-th prediction/target and C = P̂Ŷᵀ (B×B), ℓ_k = Σᵢ(Cᵢᵢ−1)² + λ Σ_{i≠j} Cᵢⱼ²; total = mean_k ℓ_k.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Callable, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core.projectors import INIT_SCHEMES, build_bank
+
+__all__ = ["row_normalize", "barlow_batchwise", "cosine_loss", "StackedPredictors", "LFRConfig",
+           "LFR", "build_lfr"]
+
+LOSSES = ("barlow", "cosine")
+REDUCTIONS = ("sum", "mean")
+FORMS = ("auto", "bxb", "gram")
+SCHEDULES = ("alternating", "joint")
+DEFAULT_PRED_HIDDEN = 256  # the released code's pred_dim for every dataset
+
+
+# ------------------------------------------------------------------------ losses
+def row_normalize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Scale each vector along the last axis to unit L2 norm (norm clamped at ``eps``)."""
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.ndim != 3 or pred.shape != target.shape:
+        raise ValueError(f"pred and target must both be (K, B, d), got {tuple(pred.shape)} and "
+                         f"{tuple(target.shape)}")
+
+
+def barlow_batchwise(pred: torch.Tensor, target: torch.Tensor, lambd: float = 0.01,
+                     reduction: str = "sum", form: str = "auto") -> torch.Tensor:
+    """Batch-wise Barlow loss averaged over the K targets; ``pred``/``target`` ``(K, B, d)``.
+
+    ℓ_k = Σᵢ(Cᵢᵢ−1)² + λ Σ_{i≠j} Cᵢⱼ², C = P̂_kŶ_kᵀ. The off-diagonal sum is
+    Σ_{i,j}Cᵢⱼ² − Σᵢ Cᵢᵢ², where Cᵢᵢ = ⟨p̂ᵢ, ŷᵢ⟩ and Σ_{i,j}Cᵢⱼ² is either ‖P̂Ŷᵀ‖_F² (``"bxb"``,
+    forms C) or ⟨P̂ᵀP̂, ŶᵀŶ⟩_F (``"gram"``, d×d, never forms C). ``"auto"``: gram when d < B.
+    ``reduction="sum"`` is ℓ as in the paper; ``"mean"`` is ℓ/B. Targets are detached.
+    """
+    _check_pair(pred, target)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    if lambd < 0:
+        raise ValueError(f"lambd must be >= 0, got {lambd}")
+    _, b, d = pred.shape
+    p, y = row_normalize(pred), row_normalize(target.detach())
+    diag = (p * y).sum(-1)  # (K, B): C_ii
+    if form == "gram" or (form == "auto" and d < b):
+        total = (torch.bmm(p.transpose(1, 2), p) * torch.bmm(y.transpose(1, 2), y)).sum((1, 2))
+    else:
+        total = torch.bmm(p, y.transpose(1, 2)).pow(2).sum((1, 2))
+    loss = (diag - 1).pow(2).sum(-1) + lambd * (total - diag.pow(2).sum(-1))  # (K,)
+    if reduction == "mean":
+        loss = loss / b
+    return loss.mean()
+
+
+def cosine_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over K and the batch of 2 − 2·cos(p, y) (= ‖p̂ − ŷ‖², BYOL-style); targets detached."""
+    _check_pair(pred, target)
+    return (2 - 2 * (row_normalize(pred) * row_normalize(target.detach())).sum(-1)).mean()
+
+
+# -------------------------------------------------------------------- predictors
+class StackedPredictors(nn.Module):
+    """K predictor heads evaluated together: ``z (B, D) -> (K, B, d)``.
+
+    * ``layers=1``: K ``Linear(D, d)`` as one GEMM with ``weight0 (K, d, D)`` viewed as
+      ``(K·d, D)`` (the released code's default ``nn.Linear(dim, dim)``).
+    * ``layers=2``: per head ``Linear(D, H, bias=False)-BatchNorm1d(H)-ReLU-Linear(H, d)``
+      (released code's 2-layer head); the first layer is one GEMM to K·H, then ONE
+      ``BatchNorm1d(K·H)`` (BN is per channel, so this is exactly K separate BNs), ReLU, ``bmm``.
+      ``hidden`` defaults to 256, the released code's ``pred_dim``.
+
+    Weights are stored per head like ``nn.Linear`` (slice ``[k]``) and initialised with
+    PyTorch's Linear default, U(±1/√fan_in), fan-in of one head.
+    """
+
+    def __init__(self, k: int, in_dim: int, out_dim: int, layers: int = 1, hidden: Optional[int] = None):
+        super().__init__()
+        if layers not in (1, 2):
+            raise ValueError(f"predictor layers must be 1 or 2, got {layers}")
+        self.k, self.in_dim, self.out_dim, self.layers = k, in_dim, out_dim, layers
+        self.hidden = (hidden or DEFAULT_PRED_HIDDEN) if layers == 2 else None
+        if layers == 1:
+            self.weight0 = nn.Parameter(torch.empty(k, out_dim, in_dim))
+            self.bias0 = nn.Parameter(torch.empty(k, out_dim))
+        else:
+            self.weight0 = nn.Parameter(torch.empty(k, self.hidden, in_dim))
+            self.bn = nn.BatchNorm1d(k * self.hidden)
+            self.weight1 = nn.Parameter(torch.empty(k, out_dim, self.hidden))
+            self.bias1 = nn.Parameter(torch.empty(k, out_dim))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        for w, b in ((self.weight0, getattr(self, "bias0", None)), (getattr(self, "weight1", None),
+                                                                    getattr(self, "bias1", None))):
+            if w is None:
+                continue
+            bound = 1 / math.sqrt(w.shape[-1])
+            w.uniform_(-bound, bound)
+            if b is not None:
+                b.uniform_(-bound, bound)
+        if self.layers == 2:
+            self.bn.reset_parameters()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        b = z.shape[0]
+        if self.layers == 1:
+            h = F.linear(z, self.weight0.flatten(0, 1), self.bias0.flatten())  # (B, K*d)
+            return h.view(b, self.k, self.out_dim).transpose(0, 1)
+        h = torch.relu(self.bn(F.linear(z, self.weight0.flatten(0, 1))))  # (B, K*H)
+        h = h.view(b, self.k, self.hidden).transpose(0, 1)
+        return torch.baddbmm(self.bias1.unsqueeze(1), h, self.weight1.transpose(1, 2))
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, in_dim={self.in_dim}, out_dim={self.out_dim}, layers={self.layers}, hidden={self.hidden}"
+
+
+# ------------------------------------------------------------------------ config
+@dataclass(frozen=True)
+class LFRConfig:
+    """LFR hyper-parameters; defaults reproduce the released code's time-series setting.
+
+    k: number of projectors/targets (released: 6). candidates_per_slot: r, candidates built per
+    kept projector for DPP selection (released: 10 on HAR, Epilepsy, tabular).
+    proj_dim: target dimension d; ``None`` = the encoder's ``dim`` (released code: targets have
+    the encoder's width and predictors are ``Linear(dim, dim)``).
+    pred_layers / pred_hidden: predictor heads (1 layer released default; hidden ``None`` = 256).
+    lambd: off-diagonal weight λ (0.01). loss: ``barlow`` (batch-wise Barlow) or ``cosine``.
+    reduction: ``sum`` (paper) or ``mean`` (÷B). form: ``auto``/``bxb``/``gram`` (see
+    :func:`barlow_batchwise`). schedule: ``alternating`` (paper) or ``joint`` (predictors
+    trained with the encoder). pred_epochs: predictor epochs per encoder epoch (released: 5 for
+    time series/images, 1 for tabular). init: projector init, ``default`` as in the released
+    time-series/tabular runs (``beta+dropout`` was used for images, with r=1).
+    dpp_sample: samples used for the CKA kernel. seed: projector/DPP seed.
+    """
+
+    k: int = 6
+    candidates_per_slot: int = 10
+    proj_dim: Optional[int] = None
+    pred_layers: int = 1
+    pred_hidden: Optional[int] = None
+    lambd: float = 0.01
+    loss: str = "barlow"
+    reduction: str = "sum"
+    form: str = "auto"
+    schedule: str = "alternating"
+    pred_epochs: int = 5
+    init: str = "default"
+    dpp_sample: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        def positive_int(name, value, minimum=1, optional=False):
+            if optional and value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"LFR {name} must be an integer >= {minimum}"
+                                 f"{' or None' if optional else ''}, got {value!r}")
+
+        def choice(name, value, allowed):
+            if value not in allowed:
+                raise ValueError(f"LFR {name} must be one of {allowed}, got {value!r}")
+
+        positive_int("k", self.k)
+        positive_int("candidates_per_slot", self.candidates_per_slot)
+        positive_int("proj_dim", self.proj_dim, optional=True)
+        positive_int("pred_hidden", self.pred_hidden, optional=True)
+        positive_int("pred_epochs", self.pred_epochs, minimum=1 if self.schedule == "alternating" else 0)
+        positive_int("dpp_sample", self.dpp_sample, minimum=2)
+        positive_int("seed", self.seed, minimum=0)
+        choice("pred_layers", self.pred_layers, (1, 2))
+        choice("loss", self.loss, LOSSES)
+        choice("reduction", self.reduction, REDUCTIONS)
+        choice("form", self.form, FORMS)
+        choice("schedule", self.schedule, SCHEDULES)
+        choice("init", self.init, INIT_SCHEMES)
+        if isinstance(self.lambd, bool) or not isinstance(self.lambd, (int, float)) or not self.lambd >= 0:
+            raise ValueError(f"LFR lambd must be a number >= 0, got {self.lambd!r}")
+
+    @classmethod
+    def from_params(cls, params: Optional[dict]) -> "LFRConfig":
+        """Build from a params mapping; unknown keys raise ``ValueError`` naming them.
+
+        Numbers given as strings (YAML reads ``1e-2`` as a string) are converted.
+        """
+        params = dict(params or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(f"unknown LFR parameter(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(known)}")
+        for name in ("lambd",):
+            if isinstance(params.get(name), str):
+                try:
+                    params[name] = float(params[name])
+                except ValueError:
+                    pass  # __post_init__ reports it
+        return cls(**params)
+
+
+# ------------------------------------------------------------------------- module
+class LFR(nn.Module):
+    """The LFR objective (protocol of :mod:`core.objectives`) around a frozen projector bank.
+
+    ``targets (N, K, d)``: the bank's outputs for the whole pretrain pool indexed by sample
+    index, filled by :meth:`prepare`. It is a plain tensor attribute, not a registered buffer:
+    it is not saved in state dicts (recomputed cheaply) and DDP does not broadcast it every
+    step (DDP broadcasts all buffers, persistent or not).
+    """
+
+    def __init__(self, bank: nn.Module, config: LFRConfig, dim: int):
+        super().__init__()
+        if getattr(bank, "k", config.k) != config.k:
+            raise ValueError(f"projector bank has k={bank.k} networks but LFR k={config.k}")
+        self.config, self.dim = config, dim
+        self.bank = bank.requires_grad_(False).eval()
+        out_dim = getattr(bank, "out_dim", None) or config.proj_dim or dim
+        self.predictors = StackedPredictors(config.k, dim, out_dim, config.pred_layers, config.pred_hidden)
+        self.predictors.requires_grad_(config.schedule == "joint")
+        self.targets = torch.empty(0, config.k, out_dim)
+
+    def train(self, mode: bool = True) -> "LFR":
+        super().train(mode)
+        self.bank.eval()  # projectors are frozen functions: always eval
+        return self
+
+    # -- protocol -------------------------------------------------------------------
+    @torch.no_grad()
+    def prepare(self, encoder: nn.Module, loader, device) -> None:
+        """Cache the bank's outputs for every sample of ``loader`` (``(x, y, index)`` batches).
+
+        ``encoder`` is unused (LFR targets depend on the input only). Targets are stored on
+        ``device`` in the bank's dtype (float32 for half-precision banks).
+        """
+        self.bank.eval()
+        n = len(loader.dataset)
+        targets, seen = None, torch.zeros(n, dtype=torch.bool)
+        for x, _, index in loader:
+            x = x.to(device) if hasattr(x, "to") else x
+            out = self.bank(x).transpose(0, 1)  # (B, K, d)
+            if targets is None:
+                dtype = out.dtype if out.dtype in (torch.float32, torch.float64) else torch.float32
+                targets = torch.zeros(n, *out.shape[1:], dtype=dtype, device=device)
+            index = torch.as_tensor(index, dtype=torch.long)
+            targets[index.to(device)] = out.to(targets.dtype)
+            seen[index.cpu()] = True
+        if targets is None or not bool(seen.all()):
+            raise ValueError(f"LFR.prepare: the loader covered {int(seen.sum())} of {n} samples; "
+                             "it must yield (x, y, index) over the whole pretrain pool")
+        self.targets = targets
+
+    def _check_prepared(self) -> None:
+        if self.targets.shape[0] == 0:
+            raise RuntimeError("LFR targets are not cached: call prepare(encoder, loader, device) first")
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The configured per-target loss averaged over K (:func:`barlow_batchwise` or
+        :func:`cosine_loss`), computed in at least float32 with autocast off."""
+        c, dtype = self.config, torch.promote_types(pred.dtype, torch.float32)
+        with torch.autocast(pred.device.type, enabled=False):
+            pred, target = pred.to(dtype), target.to(device=pred.device, dtype=dtype)
+            if c.loss == "cosine":
+                return cosine_loss(pred, target)
+            return barlow_batchwise(pred, target, c.lambd, c.reduction, c.form)
+
+    def encoder_loss(self, z: torch.Tensor, x, index: torch.Tensor) -> torch.Tensor:
+        """loss(predictors(z), targets[index]). Under ``alternating`` the predictor parameters
+        are used detached (no gradient reaches them whatever their ``requires_grad``)."""
+        self._check_prepared()
+        target = self.targets[torch.as_tensor(index, device=self.targets.device, dtype=torch.long)]
+        if self.config.schedule == "alternating":
+            params = dict(self.predictors.named_parameters())
+            pred = torch.func.functional_call(self.predictors, params, (z,))
+        else:
+            pred = self.predictors(z)
+        return self.loss(pred, target.transpose(0, 1))
+
+    def encoder_phase_parameters(self) -> list:
+        return list(self.predictors.parameters()) if self.config.schedule == "joint" else []
+
+    def inner_parameters(self) -> list:
+        return list(self.predictors.parameters()) if self.config.schedule == "alternating" else []
+
+    @property
+    def inner_epochs(self) -> int:
+        return self.config.pred_epochs if self.config.schedule == "alternating" else 0
+
+    def inner_phase(self, embeddings: torch.Tensor, index: torch.Tensor, optimizer, batch_size: int,
+                    generator: Optional[torch.Generator] = None) -> float:
+        """Train the predictors for ``inner_epochs`` epochs on cached ``embeddings (N, D)``
+        against ``targets[index]``: shuffled minibatches (``generator``), no encoder pass.
+
+        Predictor parameters get ``requires_grad=True`` for the phase and their previous flags
+        back afterwards; the predictors run in train mode. A trailing batch of one sample is
+        skipped with 2-layer heads (BatchNorm needs two). Returns the mean loss (nan if no step).
+        """
+        self._check_prepared()
+        params = list(self.predictors.parameters())
+        flags, was_training = [p.requires_grad for p in params], self.predictors.training
+        emb = embeddings.detach().to(self.predictors.weight0.dtype)
+        target = self.targets[torch.as_tensor(index, device=self.targets.device, dtype=torch.long)]
+        target = target.to(emb.device).transpose(0, 1)  # (K, N, d)
+        losses = []
+        try:
+            for p in params:
+                p.requires_grad_(True)
+            self.predictors.train()
+            for _ in range(self.inner_epochs):
+                order = torch.randperm(len(emb), generator=generator).to(emb.device)
+                for batch in order.split(batch_size):
+                    if len(batch) < 2 and self.config.pred_layers == 2:
+                        continue
+                    loss = self.loss(self.predictors(emb[batch]), target[:, batch])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    losses.append(loss.detach())
+        finally:
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+            self.predictors.train(was_training)
+        return torch.stack(losses).mean().item() if losses else float("nan")
+
+
+def build_lfr(input_spec, dim: int, params: Optional[dict], projector_build: Callable[[int, int], nn.Module],
+              sample=None) -> LFR:
+    """Build the LFR objective: config from ``params``, a frozen bank of ``k`` projectors from
+    ``projector_build(n, proj_dim)`` chosen by :func:`core.projectors.build_bank` on the first
+    ``dpp_sample`` rows of ``sample`` (identical on every rank), and the predictor heads.
+    ``input_spec`` is accepted for the objective-factory signature."""
+    cfg = LFRConfig.from_params(params)
+    out_dim = cfg.proj_dim or dim
+    if isinstance(sample, torch.Tensor):
+        sample = sample[: cfg.dpp_sample]
+    bank = build_bank(lambda n: projector_build(n, out_dim), cfg.k, candidates_per_slot=cfg.candidates_per_slot,
+                      init=cfg.init, sample=sample, seed=cfg.seed)
+    return LFR(bank, cfg, dim)

@@ -1,0 +1,272 @@
+"""One run end to end: resolve, load, pretrain, evaluate against floors, write the run folder.
+
+Run folder (DESIGN §7): ``config.yaml``, ``encoder.safetensors`` + ``card.json``,
+``last.ckpt``, ``metrics.json``, ``report.md`` with plots, ``skipped.csv`` when records were
+skipped. With ``--seeds N`` the first seed lives at the top level and the others in
+``seed-<s>/``; ``metrics.json`` and the report aggregate mean ± std.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import yaml
+
+import core
+from core.config import RunConfig
+from core.errors import UserError
+from core.io import atomic_save_npy, atomic_write_json, atomic_write_text, atomic_write_with
+from core.plugins import PluginManager
+from core.specs import InputSpec, LoadedDataset
+
+log = logging.getLogger("core")
+MODELS = ("lfr", "random-init", "raw")
+MODEL_LABELS = {"lfr": "pretrained encoder", "random-init": "random-init encoder", "raw": "raw features"}
+
+
+# -- configuration ---------------------------------------------------------------------------
+def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[str],
+                   file_values: dict, cli_values: dict) -> RunConfig:
+    """Recipe defaults < ``--config FILE`` < CLI flags; names are checked against the registry."""
+    cfg = RunConfig()
+    recipe_name = recipe or file_values.get("recipe") or cli_values.get("recipe")
+    plugin = plugin or file_values.get("plugin")
+    if recipe_name:
+        rec = pm.get("recipe", recipe_name)
+    elif plugin:
+        rec = pm.recipe_for_plugin(plugin)
+    else:
+        raise UserError("say which plugin to run: `core run --plugin NAME` (see `core plugins`)")
+    cfg.update({"plugin": rec.name.split("/")[0], "recipe": rec.name, "dataset": rec.dataset,
+                "encoder": rec.encoder, "projector": rec.projector, "objective": rec.objective,
+                "evaluators": list(rec.evaluators)}, "recipe")
+    cfg.update(rec.params, f"recipe {rec.name}")
+    cfg.update(file_values, "config file")
+    cfg.update(cli_values, "command line")
+    if cfg.data and not (cli_values.get("dataset") or file_values.get("dataset")):
+        ds = pm.get("dataset", cfg.dataset)
+        if ds.embedded:
+            if not rec.data_dataset:
+                raise UserError(f"recipe {rec.name} has no reader for --data; pass --dataset NAME")
+            cfg.dataset = rec.data_dataset
+    for kind, name in (("dataset", cfg.dataset), ("encoder", cfg.encoder), ("projector", cfg.projector),
+                       ("objective", cfg.objective)):
+        cfg.update({kind: pm.get(kind, name).name}, "registry")
+    cfg.evaluators = [pm.get("evaluator", e).name for e in cfg.evaluators]
+    if cfg.data is not None:
+        cfg.data = str(Path(cfg.data).expanduser().resolve())
+        if not Path(cfg.data).exists():
+            raise UserError(f"--data {cfg.data}: no such file or folder; check the path")
+    return cfg
+
+
+def new_run_dir(cfg: RunConfig) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(cfg.out) / f"{stamp}-{cfg.plugin}-{cfg.dataset.split('/')[-1]}"
+    run_dir, i = base, 1
+    while run_dir.exists():
+        run_dir, i = Path(f"{base}-{i}"), i + 1
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        raise UserError(f"{run_dir}: not a run folder (no config.yaml); pass a folder made by `core run`")
+    return RunConfig().update(yaml.safe_load(path.read_text()) or {}, str(path))
+
+
+# -- pieces --------------------------------------------------------------------------------
+def load_dataset(pm: PluginManager, cfg: RunConfig, seed: int) -> LoadedDataset:
+    spec = pm.get("dataset", cfg.dataset)
+    if spec.embedded and cfg.data:
+        raise UserError(f"dataset {spec.name} is embedded and takes no --data; drop --dataset or --data")
+    data = spec.load(cfg.data, seed=seed, on_bad_record=cfg.on_bad_record, options=dict(cfg.data_options))
+    for split in ("train", "val", "test"):
+        if len(data.splits[split]) == 0:
+            raise UserError(f"dataset {spec.name}: the {split} split is empty; give more records or a split column")
+        if data.splits[split].targets is None:
+            raise UserError(f"dataset {spec.name}: the {split} split has no labels; the probe needs them "
+                            f"(add a labels file or a label column)")
+    return data
+
+
+def seeded_sample(dataset, n: int, seed: int):
+    """A seeded batch of raw inputs (for the DPP choice of projectors)."""
+    g = torch.Generator().manual_seed(seed)
+    index = torch.randperm(len(dataset), generator=g)[: min(n, len(dataset))].tolist()
+    items = [dataset[i] for i in index]
+    collate = getattr(dataset, "collate_fn", None) or torch.utils.data.default_collate
+    return collate(items)[0]
+
+
+def build_encoder(pm: PluginManager, cfg: RunConfig, input_spec: InputSpec, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return pm.get("encoder", cfg.encoder).build(input_spec, cfg.dim)
+
+
+def save_encoder(encoder: torch.nn.Module, run_dir: Path, card: dict) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    atomic_write_with(run_dir / "encoder.safetensors", lambda tmp: save_file(state, tmp))
+    atomic_write_json(run_dir / "card.json", card)
+
+
+def load_encoder(pm: PluginManager, run_dir: Path) -> tuple[torch.nn.Module, dict]:
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    card_path, weights = run_dir / "card.json", run_dir / "encoder.safetensors"
+    if not card_path.exists() or not weights.exists():
+        raise UserError(f"{run_dir}: no trained encoder (card.json + encoder.safetensors); "
+                        f"finish the run with `core run --resume {run_dir}`")
+    card = json.loads(card_path.read_text())
+    spec = InputSpec.from_dict(card["input_spec"])
+    encoder = pm.get("encoder", card["encoder"]).build(spec, card["dim"])
+    encoder.load_state_dict(load_file(str(weights)))
+    return encoder.eval(), card
+
+
+def evaluate_features(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, features: dict, seed: int) -> dict:
+    """Run every evaluator on ``{split: X}`` features; returns ``{evaluator/metric: value}``."""
+    out = {}
+    pairs = {s: (features[s], data.splits[s].targets) for s in ("train", "val", "test")}
+    for name in cfg.evaluators:
+        spec = pm.get("evaluator", name)
+        if data.task.kind not in spec.tasks:
+            continue
+        metrics = spec.evaluate(pairs["train"], pairs["val"], pairs["test"], data.task, seed)
+        short = name.split("/")[-1]
+        out.update({f"{short}/{k}": float(v) for k, v in metrics.items()})
+    return out
+
+
+def encoder_features(encoder, data: LoadedDataset, cfg: RunConfig) -> dict:
+    device = "cuda" if torch.cuda.is_available() and cfg.accelerator != "cpu" else "cpu"
+    encoder = encoder.to(device)
+    return {s: embed_split(encoder, data.splits[s], device, cfg.progress, s) for s in ("train", "val", "test")}
+
+
+def embed_split(encoder, dataset, device, progress, name):
+    from core.training import embed
+
+    return embed(encoder, dataset, device=device, progress=progress, desc=f"embedding {name}")
+
+
+# -- one seed ----------------------------------------------------------------------------------
+def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resume: bool) -> dict:
+    """Pretrain and evaluate one seed in ``seed_dir``; returns its metrics (cached when done)."""
+    from core.training import PretextModule, fit
+
+    metrics_path = seed_dir / "seed-metrics.json"
+    if resume and metrics_path.exists():
+        return json.loads(metrics_path.read_text())
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    data = load_dataset(pm, cfg, seed)
+    if data.skipped:
+        lines = ["record,reason"] + [f'"{r}","{str(why).replace(chr(34), chr(39))}"' for r, why in data.skipped]
+        atomic_write_text(seed_dir / "skipped.csv", "\n".join(lines) + "\n")
+        log.warning("skipped %d bad records (listed in %s)", len(data.skipped), seed_dir / "skipped.csv")
+    encoder = build_encoder(pm, cfg, data.input_spec, seed)
+    initial = {k: v.clone() for k, v in encoder.state_dict().items()}
+    sample = seeded_sample(data.splits["pretrain"], int(cfg.objective_params.get("dpp_sample", 256)), seed)
+    objective = pm.get("objective", cfg.objective).build(
+        data.input_spec, cfg.dim, {k: v for k, v in cfg.objective_params.items() if k != "dpp_sample"},
+        projector=pm.get("projector", cfg.projector), sample=sample, seed=seed)
+    L_seed(seed)
+    module = PretextModule(torch.compile(encoder) if cfg.compile else encoder, objective,
+                           data.splits["pretrain"], cfg)
+    fit(module, cfg, seed_dir, resume=resume)
+    if not _is_global_zero(module):
+        return {}
+    card = {"core_version": core.__version__, "plugin_versions": _plugin_versions(pm),
+            "encoder": cfg.encoder, "dim": cfg.dim, "input_spec": data.input_spec.to_dict(),
+            "dataset": cfg.dataset, "data": cfg.data, "task": data.task.to_dict(), "seed": seed,
+            "objective": cfg.objective, "projector": cfg.projector, "epochs": cfg.epochs}
+    results = {"lfr": evaluate_features(pm, cfg, data, encoder_features(encoder, data, cfg), seed)}
+    random_init = build_encoder(pm, cfg, data.input_spec, seed)
+    random_init.load_state_dict(initial)
+    results["random-init"] = evaluate_features(pm, cfg, data, encoder_features(random_init, data, cfg), seed)
+    raw = {s: data.splits[s].raw_features() for s in ("train", "val", "test")}
+    results["raw"] = evaluate_features(pm, cfg, data, raw, seed)
+    card["metrics"] = results["lfr"]
+    save_encoder(encoder, seed_dir, card)
+    embedding = encoder_features(encoder, data, cfg)["test"]
+    out = {"seed": seed, "results": results, "history": module.history,
+           "dataset": _dataset_info(data), "primary_metric": data.task.primary_metric}
+    atomic_save_npy(seed_dir / "test_embedding.npy", embedding)
+    atomic_save_npy(seed_dir / "test_labels.npy", np.asarray(data.splits["test"].targets))
+    atomic_write_json(metrics_path, out)
+    return out
+
+
+def L_seed(seed: int) -> None:
+    import lightning as L
+
+    L.seed_everything(seed, workers=True, verbose=False)
+
+
+def _is_global_zero(module) -> bool:
+    trainer = getattr(module, "_trainer", None)
+    return trainer is None or trainer.is_global_zero
+
+
+def _plugin_versions(pm: PluginManager) -> dict:
+    return {p.name: p.version for p in pm.plugins() if not p.error}
+
+
+def _dataset_info(data: LoadedDataset) -> dict:
+    return {"name": data.name, "source": data.source, "task": data.task.to_dict(),
+            "input_spec": data.input_spec.to_dict(), "skipped": len(data.skipped),
+            "sizes": {s: len(d) for s, d in data.splits.items()}}
+
+
+# -- a whole run ---------------------------------------------------------------------------------
+def execute(pm: PluginManager, cfg: RunConfig, run_dir: Path, resume: bool = False) -> Optional[dict]:
+    """All seeds of a run, then the aggregated ``metrics.json`` and ``report.md`` (rank 0)."""
+    from core.evaluation import summarize
+
+    run_dir = Path(run_dir)
+    if not resume or not (run_dir / "config.yaml").exists():
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    per_seed = []
+    for i in range(int(cfg.seeds)):
+        seed = int(cfg.seed) + i
+        seed_dir = run_dir if i == 0 else run_dir / f"seed-{seed}"
+        per_seed.append(run_seed(pm, cfg, seed, seed_dir, resume))
+    if not per_seed or not per_seed[0]:
+        return None  # not rank 0
+    results = {MODEL_LABELS[m]: summarize([s["results"][m] for s in per_seed]) for m in MODELS}
+    primary = per_seed[0]["primary_metric"]
+    metrics = {"summary": {m: {k: {"mean": v[0], "std": v[1]} for k, v in r.items()} for m, r in results.items()},
+               "per_seed": {str(s["seed"]): s["results"] for s in per_seed},
+               "primary_metric": primary, "seeds": [s["seed"] for s in per_seed], "dataset": per_seed[0]["dataset"]}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    write_run_report(run_dir, cfg, results, per_seed)
+    return metrics
+
+
+def write_run_report(run_dir: Path, cfg: RunConfig, results: dict, per_seed: list) -> Path:
+    from core.report import write_report
+
+    first = per_seed[0]
+    seed_dir = run_dir
+    data_info = first["dataset"]
+    embedding = np.load(seed_dir / "test_embedding.npy")
+    labels = np.load(seed_dir / "test_labels.npy", allow_pickle=False)
+    notes = [f"Probes choose their regularisation on the val split only; test is touched once.",
+             f"Floors: the same encoder architecture at its random initialisation (seed {first['seed']}), "
+             f"and the raw input features, probed identically."]
+    if data_info.get("skipped"):
+        notes.append(f"{data_info['skipped']} bad records were skipped; see skipped.csv.")
+    return write_report(run_dir, title=f"{cfg.recipe}: {cfg.objective} on {cfg.dataset}", config=cfg.to_dict(),
+                        results=results, primary_metric=first["primary_metric"], history=first["history"],
+                        embedding=embedding, labels=labels,
+                        class_names=data_info["task"].get("class_names", []), dataset_info=data_info, notes=notes)

@@ -1,0 +1,179 @@
+"""Lightning glue: wraps an encoder and a plain-torch objective into a trainable module.
+
+Schedule (Sui et al. 2023, LFR): each outer epoch is one encoder epoch with the objective's
+inner parameters (LFR predictors) frozen, then ``inner_epochs`` of the inner phase run on
+embeddings computed ONCE with the frozen encoder (not repeated encoder passes). Under DDP the
+pool is embedded in shards and all-gathered; every rank then runs the same seeded inner phase,
+so inner parameters stay identical without communication.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from core.config import RunConfig
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool = False, num_workers: int = 0, drop_last=False):
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+                      collate_fn=getattr(dataset, "collate_fn", None), drop_last=drop_last,
+                      persistent_workers=num_workers > 0)
+
+
+def _to_device(x, device):
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    if hasattr(x, "to"):
+        return x.to(device)
+    return x
+
+
+@torch.no_grad()
+def embed(encoder: torch.nn.Module, dataset, batch_size: int = 256, device=None, progress: bool = False,
+          desc: str = "embedding") -> np.ndarray:
+    """Encoder outputs for every sample of ``dataset`` in order, in eval mode, as float32 numpy."""
+    device = device or next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    out = []
+    loader = make_loader(dataset, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        loader = tqdm(loader, desc=desc, leave=False)
+    for x, _, _ in loader:
+        out.append(encoder(_to_device(x, device)).float().cpu())
+    encoder.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+class PretextModule(L.LightningModule):
+    """An encoder trained by a pretext objective (manual optimisation, two optimisers)."""
+
+    def __init__(self, encoder: torch.nn.Module, objective: torch.nn.Module, pretrain, cfg: RunConfig):
+        super().__init__()
+        self.encoder = encoder
+        self.objective = objective
+        self.pretrain = pretrain
+        self.cfg = cfg
+        self.automatic_optimization = False
+        self.history: list[dict] = []
+        self.checkpoint_path: Optional[Path] = None
+        for p in objective.inner_parameters():
+            p.requires_grad_(False)  # frozen outside the inner phase; DDP never tracks them
+
+    def forward(self, x):
+        return self.encoder(x)
+
+    def configure_optimizers(self):
+        enc = list(self.encoder.parameters()) + list(self.objective.encoder_phase_parameters())
+        opts = [torch.optim.Adam(enc, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)]
+        inner = list(self.objective.inner_parameters())
+        if inner:
+            opts.append(torch.optim.Adam(inner, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay))
+        return opts
+
+    def train_dataloader(self):
+        return make_loader(self.pretrain, self.cfg.batch_size, shuffle=True,
+                           num_workers=self.cfg.num_workers, drop_last=len(self.pretrain) > self.cfg.batch_size)
+
+    def on_fit_start(self):
+        loader = make_loader(self.pretrain, max(self.cfg.batch_size, 256))
+        self.objective.prepare(self.encoder, loader, self.device)
+
+    def _optimizers(self):
+        opts = self.optimizers()
+        return opts if isinstance(opts, list) else [opts]
+
+    def training_step(self, batch, batch_idx):
+        x, _, index = batch
+        opt = self._optimizers()[0]
+        loss = self.objective.encoder_loss(self.encoder(x), x, index)
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+        self.log("encoder_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
+                 batch_size=len(index))
+        return loss
+
+    def _embed_pool(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of the whole pretrain pool, sharded over ranks then all-gathered."""
+        n, world, rank = len(self.pretrain), self.trainer.world_size, self.global_rank
+        shard = list(range(rank, n, world))
+        per_rank = -(-n // world)
+        z = torch.from_numpy(embed(self.encoder, Subset(self.pretrain, shard), device=self.device)).to(self.device)
+        index = torch.tensor(shard, device=self.device)
+        if world == 1:
+            return z, index
+        pad = per_rank - len(shard)
+        z = torch.cat([z, z.new_zeros(pad, z.shape[1])])
+        index = torch.cat([index, index.new_full((pad,), -1)])
+        z, index = self.all_gather(z).flatten(0, 1), self.all_gather(index).flatten(0, 1)
+        keep = index >= 0
+        return z[keep], index[keep]
+
+    def on_train_epoch_end(self):
+        row = {"epoch": int(self.current_epoch)}
+        enc = self.trainer.callback_metrics.get("encoder_loss")
+        if enc is not None:
+            row["encoder_loss"] = float(enc)
+        if self.objective.inner_epochs > 0:
+            z, index = self._embed_pool()
+            generator = torch.Generator().manual_seed(self.cfg.seed * 100003 + int(self.current_epoch))
+            inner_opt = self._optimizers()[1].optimizer
+            row["predictor_loss"] = float(self.objective.inner_phase(z, index, inner_opt, self.cfg.batch_size, generator))
+            self.log("predictor_loss", row["predictor_loss"], prog_bar=True, rank_zero_only=True)
+        self.history.append(row)
+        if self.checkpoint_path is not None:
+            self._save_atomically(self.checkpoint_path)
+
+    def _save_atomically(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.trainer.save_checkpoint(tmp)
+        if self.trainer.is_global_zero:
+            os.replace(tmp, path)
+        self.trainer.strategy.barrier()
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["core_history"] = list(self.history)
+
+    def on_load_checkpoint(self, checkpoint):
+        self.history = list(checkpoint.get("core_history", []))
+
+
+def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = False) -> PretextModule:
+    """Train ``module`` for ``cfg.epochs`` outer epochs, checkpointing to ``run_dir/last.ckpt``."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    run_dir = Path(run_dir)
+    module.checkpoint_path = run_dir / "last.ckpt"
+    strategy = cfg.strategy
+    if strategy == "ddp":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        strategy = DDPStrategy(process_group_backend="gloo" if cfg.accelerator == "cpu" or not torch.cuda.is_available() else None)
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=strategy,
+        precision=cfg.precision,
+        logger=CSVLogger(str(run_dir), name="logs", version=""),
+        enable_checkpointing=False,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=False,
+        log_every_n_steps=1,
+    )
+    ckpt = str(module.checkpoint_path) if resume and module.checkpoint_path.exists() else None
+    trainer.fit(module, ckpt_path=ckpt)
+    module.trainer_ref = trainer
+    return module

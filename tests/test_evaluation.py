@@ -1,0 +1,267 @@
+"""Probes and metrics of core.evaluation (fast, synthetic data)."""
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score,
+                             f1_score, mean_squared_error, r2_score, roc_auc_score)
+from sklearn.preprocessing import StandardScaler
+
+from core import evaluation as ev
+from core.specs import Task
+
+
+def _blobs(rng, n_per_split=(200, 100, 150), n_classes=3, d=16, sep=2.0):
+    """Train/val/test from the same class-mean mixture."""
+    means = rng.normal(size=(n_classes, d)) * sep
+    splits = []
+    for n in n_per_split:
+        y = rng.integers(0, n_classes, n)
+        splits.append((means[y] + rng.normal(size=(n, d)), y))
+    return splits
+
+
+def _noise(rng, n_per_split=(200, 100, 300), n_classes=3, d=16):
+    return [(rng.normal(size=(n, d)), rng.integers(0, n_classes, n)) for n in n_per_split]
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+def test_probes_beat_chance_on_separable_multiclass(probe):
+    train, val, test = _blobs(np.random.default_rng(0))
+    out = probe(train, val, test, Task("multiclass", ("a", "b", "c")), seed=0)
+    assert out["accuracy"] > 0.9
+    assert out["auroc"] > 0.95
+    assert ("probe_C" in out) if probe is ev.linear_probe else ("probe_k" in out)
+
+
+@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+def test_probes_near_chance_on_noise(probe):
+    train, val, test = _noise(np.random.default_rng(1))
+    out = probe(train, val, test, Task("multiclass"), seed=0)
+    assert 0.2 < out["balanced_accuracy"] < 0.47
+    assert 0.38 < out["auroc"] < 0.62
+
+
+@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+def test_probes_binary(probe):
+    train, val, test = _blobs(np.random.default_rng(2), n_classes=2)
+    out = probe(train, val, test, Task("binary"), seed=0)
+    assert out["auroc"] > 0.95 and out["accuracy"] > 0.9 and "auprc" in out
+
+
+@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+def test_probes_multilabel_with_missing_labels(probe):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(450, 12))
+    y = (x[:, :4] > 0).astype(np.float64)
+    y[rng.random(y.shape) < 0.15] = np.nan
+    splits = [(x[a:b], y[a:b]) for a, b in ((0, 250), (250, 350), (350, 450))]
+    out = probe(*splits, Task("multilabel"), seed=0)
+    assert out["auroc"] > 0.85 and out["macro_f1"] > 0.7
+
+
+@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+@pytest.mark.parametrize("targets", [1, 3])
+def test_probes_regression_with_missing_targets(probe, targets):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(450, 6))
+    y = x[:, :2] @ rng.normal(size=(2, targets)) + 0.05 * rng.normal(size=(450, targets))
+    y[rng.random(y.shape) < 0.1] = np.nan
+    if targets == 1:
+        y = y[:, 0]
+    splits = [(x[a:b], y[a:b]) for a, b in ((0, 250), (250, 350), (350, 450))]
+    out = probe(*splits, Task("regression"), seed=0)
+    assert out["r2"] > (0.95 if probe is ev.linear_probe else 0.5)
+    assert out["spearman"] > 0.7
+    assert ("probe_alpha" in out) if probe is ev.linear_probe else ("probe_k" in out)
+
+
+def test_regression_selection_with_lower_is_better_primary():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 5))
+    y = x[:, 0] + 0.1 * rng.normal(size=300)
+    splits = [(x[a:b], y[a:b]) for a, b in ((0, 150), (150, 225), (225, 300))]
+    out = ev.linear_probe(*splits, Task("regression", primary_metric="rmse"), seed=0)
+    assert out["rmse"] < 0.2
+    assert ev.selection_metric(Task("regression", primary_metric="rmse"), {"rmse": 0.5}) == ("rmse", -0.5)
+
+
+def test_knn_caps_k_by_train_size():
+    rng = np.random.default_rng(6)
+    train = (rng.normal(size=(7, 4)), np.array([0, 1, 0, 1, 0, 1, 0]))
+    val = (rng.normal(size=(5, 4)), rng.integers(0, 2, 5))
+    out = ev.knn_probe(train, val, val, Task("multiclass"), seed=0)
+    assert out["probe_k"] in (1.0, 5.0)
+
+
+def test_probes_without_validation_use_defaults():
+    train, _, test = _blobs(np.random.default_rng(7))
+    empty = (np.zeros((0, 16)), np.zeros(0, dtype=np.int64))
+    assert ev.linear_probe(train, empty, test, Task("multiclass"))["probe_C"] == 1.0
+    assert ev.knn_probe(train, empty, test, Task("multiclass"))["probe_k"] == 10.0
+
+
+# ----------------------------------------------------------------------------- val-only selection
+
+
+def _disagreeing_splits():
+    """Weak binary signal; test = val features with flipped labels, so val and test disagree."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=20)
+
+    def make(n):
+        x = rng.normal(size=(n, 20))
+        return x, ((x @ w) * 0.3 + rng.normal(size=n) * 1.5 > 0).astype(np.int64)
+
+    train, val = make(80), make(200)
+    return train, val, (val[0].copy(), 1 - val[1])
+
+
+def test_linear_probe_chooses_C_on_val_not_test():
+    train, val, test = _disagreeing_splits()
+    task = Task("binary", primary_metric="accuracy")
+    scaler = StandardScaler().fit(train[0])
+    val_acc = [accuracy_score(val[1], LogisticRegression(C=C, max_iter=5000)
+                              .fit(scaler.transform(train[0]), train[1]).predict(scaler.transform(val[0])))
+               for C in ev.C_GRID]
+    assert len(set(val_acc)) > 1  # the grid matters on this data
+    expected = ev.C_GRID[int(np.argmax(val_acc))]
+    out = ev.linear_probe(train, val, test, task, seed=0)
+    assert out["probe_C"] == pytest.approx(expected)
+    assert out["accuracy"] == pytest.approx(1 - max(val_acc))  # the val-best is the test-worst
+
+
+@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+def test_test_labels_never_reach_selection(probe, monkeypatch):
+    train, val, test = _disagreeing_splits()
+    seen = []
+    real = ev.selection_score
+
+    def spy(task, y, scores):
+        seen.append(np.asarray(y).copy())
+        return real(task, y, scores)
+
+    monkeypatch.setattr(ev, "selection_score", spy)
+    probe(train, val, test, Task("binary", primary_metric="accuracy"), seed=0)
+    assert seen and all(np.array_equal(y, val[1]) for y in seen)
+    assert not any(np.array_equal(y, test[1]) for y in seen)
+
+
+def test_knn_chooses_k_on_val():
+    train, val, test = _disagreeing_splits()
+    task = Task("binary", primary_metric="accuracy")
+    grid = [k for k in ev.K_GRID if k <= len(train[0])]
+    sims, idx = ev.neighbours(train[0], val[0], max(grid))
+    val_acc = [accuracy_score(val[1], ev.knn_scores(task, train[1], sims, idx, k, 2) >= 0.5) for k in grid]
+    out = ev.knn_probe(train, val, test, task, seed=0)
+    assert out["probe_k"] == grid[int(np.argmax(val_acc))]
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_multiclass_metrics_match_sklearn():
+    y = np.array([0, 1, 2, 2, 1, 0, 2])
+    p = np.array([[.7, .2, .1], [.2, .5, .3], [.1, .3, .6], [.3, .4, .3],
+                  [.1, .8, .1], [.4, .4, .2], [.2, .2, .6]])
+    out = ev.metrics_for(Task("multiclass"), y, p)
+    pred = p.argmax(1)
+    assert out["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert out["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert out["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert out["auroc"] == pytest.approx(roc_auc_score(y, p, multi_class="ovr", average="macro"))
+
+
+def test_multiclass_hard_predictions_and_missing_class_have_no_auroc():
+    y, pred = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
+    out = ev.metrics_for(Task("multiclass"), y, pred)
+    assert out["accuracy"] == 0.75 and "auroc" not in out
+    out = ev.metrics_for(Task("multiclass"), y, np.eye(3)[[0, 1, 0, 0]])  # class 2 absent
+    assert "auroc" not in out
+
+
+def test_binary_metrics_match_sklearn():
+    y = np.array([0, 0, 1, 1, 1, 0])
+    s = np.array([.1, .6, .8, .4, .9, .3])
+    out = ev.metrics_for(Task("binary"), y, s)
+    pred = (s >= .5).astype(int)
+    assert out["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert out["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert out["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert out["auroc"] == pytest.approx(roc_auc_score(y, s))
+    assert out["auprc"] == pytest.approx(average_precision_score(y, s))
+    assert ev.metrics_for(Task("binary"), y, np.stack([1 - s, s], 1)) == out
+
+
+def test_multilabel_metrics_match_sklearn_and_mask_nan():
+    y = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=float)
+    s = np.array([[.9, .2, .6], [.3, .7, .4], [.6, .4, .2], [.2, .1, .8], [.4, .3, .3]])
+    out = ev.metrics_for(Task("multilabel"), y, s)
+    assert out["auroc"] == pytest.approx(roc_auc_score(y, s, average="macro"))
+    assert out["auprc"] == pytest.approx(average_precision_score(y, s, average="macro"))
+    assert out["macro_f1"] == pytest.approx(f1_score(y, s >= .5, average="macro", zero_division=0))
+
+    y_nan = y.copy()
+    y_nan[0, 0] = y_nan[3, 2] = np.nan
+    out = ev.metrics_for(Task("multilabel"), y_nan, s)
+    keep0, keep2 = [1, 2, 3, 4], [0, 1, 2, 4]
+    aurocs = [roc_auc_score(y[keep0, 0], s[keep0, 0]), roc_auc_score(y[:, 1], s[:, 1]),
+              roc_auc_score(y[keep2, 2], s[keep2, 2])]
+    assert out["auroc"] == pytest.approx(np.mean(aurocs))
+
+
+def test_multilabel_skips_single_class_labels_for_auroc():
+    y = np.array([[1, 0], [0, 0], [1, 0]], dtype=float)
+    s = np.array([[.8, .1], [.3, .2], [.6, .4]])
+    out = ev.metrics_for(Task("multilabel"), y, s)
+    assert out["auroc"] == pytest.approx(roc_auc_score(y[:, 0], s[:, 0]))
+
+
+def test_regression_metrics_match_sklearn():
+    y = np.array([1.0, 2.0, 3.5, 4.0, 0.5])
+    p = np.array([1.2, 1.8, 3.0, 4.5, 0.4])
+    out = ev.metrics_for(Task("regression"), y, p)
+    assert out["r2"] == pytest.approx(r2_score(y, p))
+    assert out["rmse"] == pytest.approx(math.sqrt(mean_squared_error(y, p)))
+    assert out["spearman"] == pytest.approx(spearmanr(y, p).statistic)
+
+
+def test_multitask_regression_masks_nan_targets():
+    y = np.array([[1.0, np.nan], [2.0, 5.0], [np.nan, 1.0], [4.0, 2.0], [3.0, 4.0]])
+    p = np.array([[1.1, 9.0], [2.2, 4.0], [9.0, 1.5], [3.5, 2.5], [3.3, 3.0]])
+    out = ev.metrics_for(Task("regression"), y, p)
+    per = []
+    for j in range(2):
+        k = ~np.isnan(y[:, j])
+        per.append((r2_score(y[k, j], p[k, j]), math.sqrt(mean_squared_error(y[k, j], p[k, j])),
+                    spearmanr(y[k, j], p[k, j]).statistic))
+    r2, rmse, rho = np.mean(per, axis=0)
+    assert out["r2"] == pytest.approx(r2)
+    assert out["rmse"] == pytest.approx(rmse)
+    assert out["spearman"] == pytest.approx(rho)
+
+
+# ----------------------------------------------------------------------------- registry, seeds
+
+
+def test_builtin_evaluators():
+    specs = {s.name: s for s in ev.builtin_evaluators()}
+    assert set(specs) == {"core/linear", "core/knn"}
+    assert specs["core/linear"].evaluate is ev.linear_probe
+    assert specs["core/knn"].evaluate is ev.knn_probe
+
+
+def test_summarize_mean_and_std():
+    out = ev.summarize([{"acc": 0.8, "k": 5}, {"acc": 0.9, "k": 5}, {"acc": 1.0, "k": 10, "note": "x"}])
+    assert out["acc"][0] == pytest.approx(0.9)
+    assert out["acc"][1] == pytest.approx(np.std([0.8, 0.9, 1.0], ddof=1))
+    assert "note" not in out
+    assert ev.summarize([{"acc": 0.7}]) == {"acc": (0.7, 0.0)}
+    nan = ev.summarize([{"a": float("nan")}, {"a": float("nan")}])["a"]
+    assert math.isnan(nan[0])
+    assert ev.summarize([{"a": 1.0}, {"a": float("nan")}, {"a": 3.0}])["a"] == (2.0, pytest.approx(math.sqrt(2)))

@@ -1,0 +1,129 @@
+"""Plugin manager: discovery, broken plugins, strict mode, blocking, pending hooks, versions."""
+import types
+
+import pytest
+
+import core
+from core.errors import UserError
+from core.plugins import PluginManager
+from conftest import make_dist
+
+
+def test_builtins_registered_like_plugins():
+    pm = PluginManager(load_entry_points=False)
+    assert "core/lfr" in pm.names("objective")
+    assert {"core/linear", "core/knn"} <= set(pm.names("evaluator"))
+    assert {"core/mlp", "core/conv1d", "core/conv2d", "core/tokens"} <= set(pm.names("projector"))
+    info = pm.plugins()[0]
+    assert info.name == "core" and info.error is None and "core_objectives" in info.hooks
+
+
+def test_get_accepts_short_names_and_suggests_close_matches():
+    pm = PluginManager(load_entry_points=False)
+    assert pm.get("objective", "lfr").name == "core/lfr"
+    with pytest.raises(UserError, match="did you mean core/linear"):
+        pm.get("evaluator", "core/linaer")
+
+
+def _module(name, **attrs):
+    mod = types.ModuleType(name)
+    mod.__dict__.update(attrs)
+    return mod
+
+
+def test_unknown_hook_is_rejected_by_check_pending_and_reported():
+    @core.hookimpl
+    def core_datasetz():  # typo: matches no spec
+        return []
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register_module(_module("typo", core_datasetz=core_datasetz), name="typo")
+    info = {i.name: i for i in pm.plugins()}["typo"]
+    assert info.error and "core_datasetz" in info.error
+    assert "core/lfr" in pm.names("objective")  # host unaffected
+
+
+def test_incompatible_plugin_refused_with_clear_message(monkeypatch):
+    pm = PluginManager(load_entry_points=False)
+    pm.register_module(_module("old", CORE_REQUIRES=">=9.0"), name="old")
+    err = {i.name: i for i in pm.plugins()}["old"].error
+    assert "supports core >=9.0" in err and core.__version__ in err
+    with pytest.raises(UserError, match="failed to load"):
+        pm.recipe_for_plugin("old")
+
+
+def test_hook_returning_wrong_type_is_reported_not_fatal():
+    @core.hookimpl
+    def core_encoders():
+        return ["not a spec"]
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register_module(_module("bad", core_encoders=core_encoders), name="bad")
+    assert "core/mlp" in pm.names("encoder")
+    assert "expected EncoderSpec" in {i.name: i for i in pm.plugins()}["bad"].error
+
+
+def test_broken_entry_point_listed_with_error(tmp_path, monkeypatch, cli):
+    make_dist(tmp_path, "broken", "raise RuntimeError('boom at import')\n")
+    out = cli("plugins", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "broken" in out.stdout and "RuntimeError: boom at import" in out.stdout
+    assert "core/lfr" in out.stdout
+    listed = cli("list", "objectives", env={"PYTHONPATH": str(tmp_path)})
+    assert listed.returncode == 0 and "core/lfr" in listed.stdout
+
+
+def test_strict_mode_and_disable(tmp_path, cli):
+    make_dist(tmp_path, "broken", "raise RuntimeError('boom at import')\n")
+    strict = cli("plugins", env={"PYTHONPATH": str(tmp_path), "CORE_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 2
+    assert "plugin 'broken' failed to load" in strict.stderr and "Traceback" not in strict.stderr
+    blocked = cli("plugins", env={"PYTHONPATH": str(tmp_path), "CORE_STRICT_PLUGINS": "1",
+                                  "CORE_DISABLE_PLUGINS": "broken"})
+    assert blocked.returncode == 0 and "broken" not in blocked.stdout
+
+
+def test_entry_point_plugin_contributes_names(tmp_path, cli):
+    make_dist(tmp_path, "toy", """
+        from core import hookimpl, EncoderSpec
+
+        def _build(spec, dim):
+            import torch
+            return torch.nn.Linear(spec.shape[0], dim)
+
+        @hookimpl
+        def core_encoders():
+            return [EncoderSpec("toy/linear", _build, ("vector",), "a toy")]
+    """)
+    out = cli("list", "encoders", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "toy/linear" in out.stdout and "core/mlp" in out.stdout
+
+
+def test_core_cli_hook_adds_a_subcommand(tmp_path, cli):
+    make_dist(tmp_path, "hello", """
+        from core import hookimpl
+
+        def _hello(args):
+            print(f"hello {args.who}")
+            return 0
+
+        @hookimpl
+        def core_cli(subparsers):
+            p = subparsers.add_parser("hello")
+            p.add_argument("who")
+            p.set_defaults(func=_hello)
+    """)
+    out = cli("hello", "world", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "hello world"
+
+
+def test_builtin_hooks_return_specs():
+    from core import builtins
+    from core.specs import EncoderSpec, EvaluatorSpec, ObjectiveSpec, ProjectorSpec
+
+    assert all(isinstance(s, EncoderSpec) for s in builtins.core_encoders())
+    assert all(isinstance(s, ProjectorSpec) for s in builtins.core_projectors())
+    assert all(isinstance(s, ObjectiveSpec) for s in builtins.core_objectives())
+    assert all(isinstance(s, EvaluatorSpec) for s in builtins.core_evaluators())
