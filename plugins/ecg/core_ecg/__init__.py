@@ -1,0 +1,7 @@
+"""core-ecg: ECG data readers, encoders and the embedded ECG5000 default for ``core``.
+
+The entry-point module is :mod:`core_ecg.plugin` (light); readers live in
+:mod:`core_ecg.readers` and :mod:`core_ecg.ucr`, preprocessing in :mod:`core_ecg.preprocess`,
+dataset assembly in :mod:`core_ecg.datasets`, encoders in :mod:`core_ecg.encoders`.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""Dataset factories: the embedded ECG5000 default and ``ecg/records`` for ``--data PATH``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.data import ArrayDataset, carve_validation, concat
+from core.errors import UserError
+from core.specs import InputSpec, LoadedDataset
+from core_ecg import labels, preprocess, ucr
+from core_ecg.options import Options, parse_options
+from core_ecg.readers import read_corpus
+from core_ecg.records import SPLITS, Corpus, Problems
+
+DATA_DIR = Path(__file__).parent / "data"
+ECG5000_CLASSES = ("normal", "R-on-T PVC", "PVC", "SP or EB", "unclassified")
+TEST_SEED = 0  # a carved test split is the same for every --seed, so runs stay comparable
+
+
+def load_ecg5000(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """UCR ECG5000 (embedded): official TRAIN split into train/val (stratified, seeded),
+    official TEST held out; 140-sample beats, 5 classes."""
+    if path is not None:
+        raise UserError(f"ecg/ecg5000 is embedded and takes no --data ({path}); "
+                        f"read your own files with --dataset ecg/records --data PATH")
+    opts = parse_options(options, allowed=("val_fraction", "length"), dataset="ecg/ecg5000")
+    problems = Problems(on_bad_record)
+    files = {"train": DATA_DIR / "ECG5000_TRAIN.tsv.gz", "test": DATA_DIR / "ECG5000_TEST.tsv.gz"}
+    corpus = ucr.read_ucr(files, problems, "UCR ECG5000 (embedded)")
+    for r in corpus.records:
+        r.label = ECG5000_CLASSES[int(r.label) - 1]
+        r.channels = ("ECG",)
+    corpus.classes = ECG5000_CLASSES
+    return build(corpus, opts, problems, seed, "ecg/ecg5000")
+
+
+def load_records(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """A user's labelled corpus at ``path`` (WFDB, PTB-XL, UCR, .npz/.npy; see readers)."""
+    if path is None:
+        raise UserError("ecg/records reads your own files: pass --data PATH (a WFDB folder with labels.csv, "
+                        "a PTB-XL folder, UCR .tsv/.ts files or a .npz)")
+    opts = parse_options(options)
+    problems = Problems(on_bad_record)
+    corpus = read_corpus(path, opts, problems)
+    return build(corpus, opts, problems, seed, "ecg/records")
+
+
+def build(corpus: Corpus, opts: Options, problems: Problems, seed: int, name: str) -> LoadedDataset:
+    """Leads, labels, rate, splits, length and train-fitted standardisation -> LoadedDataset."""
+    records, leads = preprocess.select_leads(corpus.records, opts.leads, problems)
+    kind = labels.infer_kind([r.label for r in records], corpus.multilabel, opts.task)
+    records, y, task = labels.encode(records, kind, corpus.classes, problems)
+    if not records:
+        why = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
+        raise UserError(f"{corpus.source}: no usable records{why}")
+    fs = preprocess.resample(records, opts.fs, opts.source_fs)
+    index = assign_splits(records, y, task.kind, opts, seed, corpus.source)
+    length = preprocess.common_length(records, opts.length)
+    mean, std = preprocess.fit_standardiser([records[i].signal[:, :length] for i in index["train"]])
+    full = ArrayDataset(preprocess.to_array(records, length, mean, std), y, [r.id for r in records])
+    splits = {s: full.subset(index[s]) for s in SPLITS}
+    splits["pretrain"] = concat([splits["train"], splits["val"]], labelled=False)
+    spec = InputSpec("sequence", (len(mean), length), sample_rate=fs, channel_names=leads)
+    return LoadedDataset(splits, spec, task, name=name, source=corpus.source, skipped=list(problems.skipped))
+
+
+def _carve(y, n: int, fraction: float, seed: int, what: str, source: str):
+    if n < 2:
+        raise UserError(f"{source}: only {n} training record(s) left, too few to carve a {what} split; "
+                        f"add records or provide a split column")
+    try:
+        return carve_validation(y, n, fraction, seed)
+    except ValueError:  # too few per class to stratify
+        return carve_validation(None, n, fraction, seed)
+
+
+def assign_splits(records, y, kind: str, opts: Options, seed: int, source: str) -> dict:
+    """Indices per split: the corpus' own splits, carving test (fixed seed) then val (``seed``)
+    from train when missing."""
+    given = [r.split for r in records]
+    have = {s for s in given if s}
+    if have and None in given:
+        missing = records[given.index(None)].id
+        raise UserError(f"{missing}: has no split while other records of {source} do; "
+                        f"give every record a split (train/val/test) or none")
+    split = np.array([s or "train" for s in given], dtype=object)
+    strat = y if kind in ("multiclass", "binary") else None
+    for what, fraction, s in (("test", opts.test_fraction, TEST_SEED), ("val", opts.val_fraction, seed)):
+        if what in have:
+            continue
+        pool = np.flatnonzero(split == "train")
+        _, picked = _carve(None if strat is None else strat[pool], len(pool), fraction, s, what, source)
+        split[pool[picked]] = what
+    out = {s: np.flatnonzero(split == s) for s in SPLITS}
+    for s, idx in out.items():
+        if len(idx) == 0:
+            raise UserError(f"{source}: the {s} split is empty ({len(records)} usable records); "
+                            f"add records, or adjust --option val_fraction/test_fraction")
+    return out

@@ -1,0 +1,77 @@
+"""Entry point of the ECG plugin (kept light: torch, wfdb and tsai load inside factories)."""
+from __future__ import annotations
+
+from core import hookimpl
+from core.specs import DatasetSpec, EncoderSpec, ProjectorSpec, Recipe
+
+CORE_REQUIRES = ">=0.1,<0.2"
+
+# Random Conv1d targets sized for ECG: 3 stride-2 layers with kernel 7 see 43 samples
+# (a QRS complex at 100-250 Hz, ~30 % of a 140-sample ECG5000 beat) and reduce length 8x;
+# 32 hidden channels keep K=6..60 candidate networks cheap (targets are computed once).
+CONV1D_BANK = {"hidden": 32, "depth": 3, "kernel_size": 7, "stride": 2}
+
+
+def _dataset(name):
+    def load(path, *, seed=0, on_bad_record="error", options=None):
+        from core_ecg import datasets
+
+        return getattr(datasets, f"load_{name}")(path, seed=seed, on_bad_record=on_bad_record, options=options)
+
+    return load
+
+
+def _encoder(name):
+    def build(input_spec, dim):
+        from core_ecg import encoders
+
+        return getattr(encoders, f"build_{name}")(input_spec, dim)
+
+    return build
+
+
+def build_conv1d_bank(input_spec, k, out_dim):
+    """K random Conv1d networks over the ECG leads, evaluated as one module (K, B, out_dim)."""
+    from core.projectors import Conv1dBank
+
+    return Conv1dBank(input_spec.shape[0], k, out_dim, **CONV1D_BANK)
+
+
+@hookimpl
+def core_datasets():
+    return [
+        DatasetSpec("ecg/ecg5000", _dataset("ecg5000"),
+                    "UCR ECG5000 (embedded): 500 train/val + 4500 test heartbeats x 140 samples, 5 classes",
+                    modality="sequence", embedded=True),
+        DatasetSpec("ecg/records", _dataset("records"),
+                    "your ECG corpus via --data: WFDB (+labels.csv), PTB-XL, UCR .tsv/.ts, .npz/.npy; "
+                    "options fs, source_fs, leads, length, sampling, labels, val_fraction, test_fraction, task",
+                    modality="sequence"),
+    ]
+
+
+@hookimpl
+def core_encoders():
+    return [
+        EncoderSpec("ecg/cnn", _encoder("cnn"), ("sequence",),
+                    "TS-TCC 1-D CNN (3 conv blocks 32/64/128, GAP, linear); fast on CPU"),
+        EncoderSpec("ecg/inception", _encoder("inception"), ("sequence",), "tsai InceptionTimePlus"),
+        EncoderSpec("ecg/xresnet1d", _encoder("xresnet1d"), ("sequence",), "tsai xresnet1d18plus"),
+    ]
+
+
+@hookimpl
+def core_projectors():
+    return [ProjectorSpec("ecg/conv1d", build_conv1d_bank, ("sequence",),
+                          "random Conv1d bank for ECG (hidden 32, depth 3, kernel 7, stride 2)")]
+
+
+@hookimpl
+def core_recipes():
+    return [Recipe(
+        name="ecg/default", dataset="ecg/ecg5000", data_dataset="ecg/records",
+        encoder="ecg/cnn", projector="ecg/conv1d",
+        params={"epochs": 30, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
+                "objective_params": {"k": 6, "pred_epochs": 5}},
+        description="LFR on ECG5000 with the TS-TCC CNN, K=6 random Conv1d targets (released-code settings)",
+    )]

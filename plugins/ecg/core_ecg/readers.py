@@ -1,0 +1,332 @@
+"""Read a user's ECG corpus (``--data PATH``) into a :class:`~core_ecg.records.Corpus`.
+
+Formats, detected in this order:
+
+* PTB-XL: a folder with ``ptbxl_database.csv`` + ``scp_statements.csv`` and ``records100/``
+  / ``records500/`` (5 diagnostic superclasses, multilabel, official ``strat_fold`` splits);
+* UCR: ``NAME_TRAIN``/``NAME_TEST`` ``.tsv[.gz]`` or ``.ts`` files (a folder, a prefix or one file);
+* arrays: ``.npz`` with ``x`` (N, C, L) or (N, L), ``y`` and optional ``split``/``fs``/``ids``,
+  or ``x.npy`` (any name) with sibling ``y.npy`` (and optional ``split.npy``);
+* WFDB: one record (``foo`` or ``foo.hea``) or a folder of ``*.hea`` records (searched
+  recursively), labelled by ``labels.csv`` (``record,label[,split]``) next to them.
+"""
+from __future__ import annotations
+
+import ast
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from core.errors import UserError
+from core_ecg import ucr
+from core_ecg.options import Options
+from core_ecg.records import Corpus, Problems, Record, check_finite, parse_split
+
+PTBXL_CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
+_FORMATS_HINT = ("pass --data a WFDB record or folder (with labels.csv), a PTB-XL folder, "
+                 "UCR NAME_TRAIN/NAME_TEST .tsv/.ts files, or a .npz/.npy array")
+
+
+def read_corpus(path, options: Options, problems: Problems) -> Corpus:
+    """Detect the format of ``path`` and read every record (bad ones go to ``problems``)."""
+    corpus = _detect_and_read(Path(path).expanduser(), options, problems)
+    if options.labels and corpus.format != "wfdb":
+        raise UserError(f"{path}: option labels only applies to WFDB records, this is {corpus.format}; "
+                        f"drop --option labels")
+    if options.sampling != 100 and corpus.format != "ptbxl":
+        raise UserError(f"{path}: option sampling only applies to PTB-XL folders, this is {corpus.format}; "
+                        f"use --option fs=HZ to resample")
+    return corpus
+
+
+def _detect_and_read(path: Path, options: Options, problems: Problems) -> Corpus:
+    if not path.exists():
+        if ucr.split_files(path):
+            return ucr.read_ucr(ucr.split_files(path), problems, str(path))
+        if path.with_name(path.name + ".hea").is_file():
+            return read_wfdb([path.with_name(path.name + ".hea")], path.parent, options, problems, str(path))
+        raise UserError(f"{path}: no such file or directory; {_FORMATS_HINT}")
+    if path.is_dir():
+        return _read_folder(path, options, problems)
+    return _read_file(path, options, problems)
+
+
+def _read_folder(folder: Path, options: Options, problems: Problems) -> Corpus:
+    if (folder / "ptbxl_database.csv").is_file():
+        return read_ptbxl(folder, options, problems)
+    prefixes = ucr.prefixes_in(folder)
+    if len(prefixes) > 1:
+        names = ", ".join(p.name for p in prefixes)
+        raise UserError(f"{folder}: holds several UCR datasets ({names}); pass --data {prefixes[0]}")
+    if prefixes:
+        return ucr.read_ucr(ucr.split_files(prefixes[0]), problems, str(prefixes[0]))
+    npz = sorted(folder.glob("*.npz"))
+    if len(npz) > 1:
+        raise UserError(f"{folder}: holds several .npz files; pass --data {npz[0]}")
+    if npz:
+        return read_npz(npz[0], problems)
+    if (folder / "x.npy").is_file():
+        return read_npy(folder / "x.npy", problems)
+    headers = sorted(folder.rglob("*.hea"))
+    if headers:
+        return read_wfdb(headers, folder, options, problems, str(folder))
+    raise UserError(f"{folder}: no ECG records found; {_FORMATS_HINT}")
+
+
+def _read_file(path: Path, options: Options, problems: Problems) -> Corpus:
+    name = path.name.lower()
+    if name == "ptbxl_database.csv":
+        return read_ptbxl(path.parent, options, problems)
+    if name.endswith(".npz"):
+        return read_npz(path, problems)
+    if name.endswith(".npy"):
+        return read_npy(path, problems)
+    if path.suffix.lower() in (".hea", ".dat", ".mat"):
+        header = path.with_suffix(".hea")
+        if not header.is_file():
+            raise UserError(f"{header}: no WFDB header for {path.name}; a WFDB record needs its .hea file")
+        return read_wfdb([header], path.parent, options, problems, str(path))
+    suffix = ucr._suffix(path)
+    if suffix:
+        stem = path.name[: -len(suffix)]
+        for part in ("_TRAIN", "_TEST"):
+            if stem.upper().endswith(part):
+                prefix = path.with_name(stem[: -len(part)])
+                return ucr.read_ucr(ucr.split_files(prefix), problems, str(prefix))
+        return ucr.read_ucr({None: path}, problems, str(path))
+    raise UserError(f"{path}: unknown file type; {_FORMATS_HINT}")
+
+
+# -- WFDB ----------------------------------------------------------------------------------
+def read_record(base: Path, record: str, problems: Problems) -> Optional[tuple]:
+    """``(signal (C, L), fs, lead names)`` of the WFDB record at ``base``, or None if bad."""
+    import wfdb
+
+    try:
+        with warnings.catch_warnings():  # wfdb's pandas deprecation noise, once per record
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            rec = wfdb.rdrecord(str(base))
+        signal = rec.p_signal
+        if signal is None:
+            raise ValueError("the record has no physical signal")
+    except Exception as e:  # wfdb raises HeaderSyntaxError, ValueError, OSError, ...
+        msg = str(e).splitlines()[0] if str(e) else ""
+        problems.bad(record, f"cannot read WFDB record ({type(e).__name__}: {msg})",
+                     "check its .hea header and signal file")
+        return None
+    signal = np.asarray(signal, dtype=np.float64).T
+    if not check_finite(signal, record, problems):
+        return None
+    names = tuple(rec.sig_name or (f"ch{i}" for i in range(signal.shape[0])))
+    return signal, float(rec.fs), names
+
+
+def _read_labels(file: Path) -> dict:
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(file, dtype=str, keep_default_na=False)
+    except Exception as e:
+        raise UserError(f"{file}: cannot read labels CSV ({e}); write columns record,label[,split]") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    if not {"record", "label"} <= set(table.columns):
+        raise UserError(f"{file}: needs columns record,label (optional split), has {', '.join(table.columns)}")
+    out = {}
+    for row in table.itertuples(index=False):
+        name = _record_key(row.record)
+        if name in out:
+            raise UserError(f"{file}: record '{row.record}' is listed twice; keep one row per record")
+        out[name] = (row.label.strip(), getattr(row, "split", ""))
+    return out
+
+
+def _record_key(name: str) -> str:
+    name = str(name).strip().replace("\\", "/")
+    for suffix in (".hea", ".dat", ".mat"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def read_wfdb(headers: list, folder: Path, options: Options, problems: Problems, source: str) -> Corpus:
+    """WFDB records labelled by ``options.labels`` or ``labels.csv`` in ``folder``."""
+    labels_file = Path(options.labels).expanduser() if options.labels else folder / "labels.csv"
+    if not labels_file.is_file():
+        where = "" if options.labels else " next to the records"
+        raise UserError(f"{labels_file}: no labels file{where}; write one with columns record,label "
+                        f"(optional split train/val/test) or pass --option labels=FILE")
+    labels = _read_labels(labels_file)
+    corpus, seen = Corpus(source=source, format="wfdb"), set()
+    for header in headers:
+        name = header.relative_to(folder).with_suffix("").as_posix()
+        key = name if name in labels else header.stem if header.stem in labels else None
+        record = str(header.with_suffix(""))
+        if key is None:
+            problems.bad(record, f"has no label in {labels_file}", f"add a row '{name},<label>' to it")
+            continue
+        seen.add(key)
+        label, split = labels[key]
+        try:
+            split = parse_split(split)
+        except ValueError as e:
+            problems.bad(record, f"{e} in {labels_file}")
+            continue
+        if not label or label.lower() == "nan":
+            problems.bad(record, f"has an empty label in {labels_file}")
+            continue
+        read = read_record(header.with_suffix(""), record, problems)
+        if read is not None:
+            label = tuple(sorted({p.strip() for p in label.split(";") if p.strip()})) if ";" in label else label
+            corpus.records.append(Record(name, read[0], read[1], read[2], label, split))
+    if len(headers) > 1:
+        for key in sorted(set(labels) - seen):
+            problems.bad(str(folder / key), f"is listed in {labels_file} but has no WFDB header",
+                         "remove the row or add the record")
+    corpus.multilabel = any(isinstance(r.label, tuple) for r in corpus.records)
+    return corpus
+
+
+# -- PTB-XL --------------------------------------------------------------------------------
+def _superclasses(folder: Path) -> dict:
+    import pandas as pd
+
+    file = folder / "scp_statements.csv"
+    if not file.is_file():
+        raise UserError(f"{file}: missing; PTB-XL needs scp_statements.csv next to ptbxl_database.csv")
+    table = pd.read_csv(file, index_col=0)
+    if not {"diagnostic", "diagnostic_class"} <= set(table.columns):
+        raise UserError(f"{file}: needs columns diagnostic and diagnostic_class (the PTB-XL release file)")
+    table = table[pd.to_numeric(table["diagnostic"], errors="coerce") == 1]
+    return {str(code): str(cls) for code, cls in table["diagnostic_class"].items() if str(cls) in PTBXL_CLASSES}
+
+
+def read_ptbxl(folder: Path, options: Options, problems: Problems) -> Corpus:
+    """PTB-XL: superclass multilabels from ``scp_codes``; folds 1-8 train, 9 val, 10 test."""
+    import pandas as pd
+
+    db_file = folder / "ptbxl_database.csv"
+    db = pd.read_csv(db_file)
+    column = "filename_lr" if options.sampling == 100 else "filename_hr"
+    missing = {"scp_codes", "strat_fold", column} - set(db.columns)
+    if missing:
+        raise UserError(f"{db_file}: lacks column(s) {', '.join(sorted(missing))}; is it the PTB-XL release file?")
+    code_class = _superclasses(folder)
+    corpus = Corpus(source=str(folder), format="ptbxl", multilabel=True, classes=PTBXL_CLASSES)
+    for row in db.itertuples(index=False):
+        rel = str(getattr(row, column))
+        record = str(folder / rel)
+        try:
+            codes = ast.literal_eval(row.scp_codes)
+            if not isinstance(codes, dict):
+                raise ValueError
+        except (ValueError, SyntaxError):
+            problems.bad(record, f"scp_codes {row.scp_codes!r} in {db_file} is not a dict like {{'NORM': 100.0}}")
+            continue
+        fold = pd.to_numeric(row.strat_fold, errors="coerce")
+        if not (fold == fold and 1 <= fold <= 10):
+            problems.bad(record, f"strat_fold {row.strat_fold!r} in {db_file} is not 1..10")
+            continue
+        read = read_record(folder / rel, record, problems)
+        if read is None:
+            continue
+        label = tuple(sorted({code_class[c] for c in codes if c in code_class}))
+        split = "train" if fold <= 8 else "val" if fold == 9 else "test"
+        corpus.records.append(Record(rel, read[0], read[1], read[2], label, split))
+    return corpus
+
+
+# -- arrays --------------------------------------------------------------------------------
+def _array_corpus(file: Path, x, y, split, fs, ids, classes, problems: Problems, fmt: str) -> Corpus:
+    x = np.asarray(x)
+    if x.ndim == 2:
+        x = x[:, None, :]
+    if x.ndim != 3 or x.dtype.kind not in "iuf":
+        raise UserError(f"{file}: x must be a numeric array (N, C, L) or (N, L), got {x.dtype} {x.shape}")
+    if y is None:
+        raise UserError(f"{file}: no labels; store them as 'y' (N,) or (N, n_classes) beside 'x'")
+    y = np.asarray(y)
+    if len(y) != len(x) or y.ndim > 2:
+        raise UserError(f"{file}: y has shape {y.shape} but x has {len(x)} records; y must be (N,) or (N, n_classes)")
+    n = len(x)
+    split = None if split is None else np.asarray(split).reshape(-1)
+    if split is not None and len(split) != n:
+        raise UserError(f"{file}: split has {len(split)} entries but x has {n} records")
+    ids = [str(i) for i in np.asarray(ids).reshape(-1)] if ids is not None else [f"{file.name}[{i}]" for i in range(n)]
+    multilabel = y.ndim == 2
+    if multilabel:
+        classes = tuple(str(c) for c in classes) if classes is not None else tuple(str(i) for i in range(y.shape[1]))
+        if len(classes) != y.shape[1]:
+            raise UserError(f"{file}: {len(classes)} class names for {y.shape[1]} label columns")
+    channels = tuple(f"ch{i}" for i in range(x.shape[1]))
+    corpus = Corpus(source=str(file), format=fmt, multilabel=multilabel, classes=classes if multilabel else None)
+    for i in range(n):
+        record = f"{file}[{i}]"
+        label = _array_label(y[i], classes if multilabel else None)
+        if label is None:
+            problems.bad(record, f"label {y[i]!r} cannot be parsed",
+                         "y must hold class ids, class names, numbers or 0/1 indicator rows")
+            continue
+        try:
+            s = None if split is None else parse_split(split[i])
+        except ValueError as e:
+            problems.bad(record, str(e))
+            continue
+        signal = np.asarray(x[i], dtype=np.float64)
+        if check_finite(signal, record, problems):
+            corpus.records.append(Record(ids[i], signal, fs, channels, label, s))
+    return corpus
+
+
+def _array_label(value, classes):
+    value = np.asarray(value)
+    if classes is not None:  # indicator row
+        if value.dtype.kind not in "iufb" or not np.isin(value, (0, 1)).all():
+            return None
+        return tuple(sorted(c for c, v in zip(classes, value) if v))
+    item = value.item()
+    if isinstance(item, bytes):
+        item = item.decode()
+    if isinstance(item, (bool, np.bool_)):
+        return str(int(item))
+    if isinstance(item, (int, np.integer)):
+        return str(int(item))
+    if isinstance(item, float):
+        if not np.isfinite(item):
+            return None
+        return str(int(item)) if item.is_integer() else repr(item)
+    text = str(item).strip()
+    return text if text and text.lower() != "nan" else None
+
+
+def read_npz(file: Path, problems: Problems) -> Corpus:
+    """``.npz`` with ``x``, ``y`` and optional ``split``, ``fs``, ``ids``, ``classes``."""
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            arrays = {k.lower(): data[k] for k in data.files}
+    except Exception as e:
+        raise UserError(f"{file}: not a readable .npz archive ({type(e).__name__}: {e})") from None
+    if "x" not in arrays:
+        raise UserError(f"{file}: no array 'x'; save signals with np.savez(file, x=..., y=...)")
+    fs = float(arrays["fs"]) if "fs" in arrays else None
+    return _array_corpus(file, arrays["x"], arrays.get("y"), arrays.get("split"), fs,
+                         arrays.get("ids"), arrays.get("classes"), problems, "npz")
+
+
+def read_npy(file: Path, problems: Problems) -> Corpus:
+    """``x.npy`` (any name) with sibling ``y.npy`` and optional ``split.npy``."""
+    def load(f):
+        try:
+            return np.load(f, allow_pickle=False)
+        except Exception as e:
+            raise UserError(f"{f}: not a readable .npy array ({type(e).__name__}: {e})") from None
+
+    y_file = file.with_name("y.npy")
+    if file.name == "y.npy" and file.with_name("x.npy").is_file():
+        file = file.with_name("x.npy")
+    if not y_file.is_file():
+        raise UserError(f"{y_file}: missing; labels for {file.name} go in a sibling y.npy")
+    split_file = file.with_name("split.npy")
+    split = load(split_file) if split_file.is_file() else None
+    return _array_corpus(file, load(file), load(y_file), split, None, None, None, problems, "npy")

@@ -1,0 +1,83 @@
+"""The in-memory corpus every reader returns, and the bad-record policy."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from core.errors import BadRecord
+
+SPLITS = ("train", "val", "test")
+_SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
+                  "validation": "val", "dev": "val", "test": "test", "testing": "test"}
+
+
+@dataclass
+class Record:
+    """One signal: ``signal`` (C, L) float, its rate, lead names, raw label and split.
+
+    ``label`` is ``None`` when missing, a string/number for a class or a regression target,
+    or a tuple of class names for a multilabel record. ``split`` is one of :data:`SPLITS`
+    or ``None`` when the corpus does not say.
+    """
+
+    id: str
+    signal: np.ndarray
+    fs: Optional[float] = None
+    channels: tuple = ()
+    label: Any = None
+    split: Optional[str] = None
+
+
+@dataclass
+class Corpus:
+    """Records read from one source. ``classes`` fixes the class order when the format does."""
+
+    source: str
+    format: str = ""
+    records: list = field(default_factory=list)
+    multilabel: bool = False
+    classes: Optional[tuple] = None
+
+
+class Problems:
+    """Applies ``on_bad_record``: raise a :class:`BadRecord`, or remember ``(record, reason)``."""
+
+    def __init__(self, on_bad_record: str = "error"):
+        if on_bad_record not in ("error", "skip"):
+            raise ValueError(f"on_bad_record must be 'error' or 'skip', got {on_bad_record!r}")
+        self.mode = on_bad_record
+        self.skipped: list[tuple[str, str]] = []
+
+    def bad(self, record: str, reason: str, fix: str = "") -> None:
+        if self.mode == "error":
+            raise BadRecord(record, reason, fix or "fix or remove it, or pass --on-bad-record skip")
+        self.skipped.append((str(record), reason))
+
+
+def parse_split(value) -> Optional[str]:
+    """``'train'|'val'|'test'`` (common aliases accepted), ``None`` for empty; else ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode()
+    text = str(value).strip().lower()
+    if text in ("", "nan", "none"):
+        return None
+    if text not in _SPLIT_ALIASES:
+        raise ValueError(f"split '{value}' is not one of train, val, test")
+    return _SPLIT_ALIASES[text]
+
+
+def check_finite(signal: np.ndarray, record: str, problems: Problems) -> bool:
+    """Report a signal holding NaN/inf as a bad record; True when the signal is usable."""
+    if signal.size == 0:
+        problems.bad(record, "has no samples")
+        return False
+    if not np.isfinite(signal).all():
+        n = int((~np.isfinite(signal)).sum())
+        problems.bad(record, f"signal contains {n} NaN/inf sample(s)",
+                     "repair or remove the record, or pass --on-bad-record skip")
+        return False
+    return True
