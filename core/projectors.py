@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import torch
 import torch.nn as nn
@@ -265,7 +265,7 @@ def cka_kernel(outputs: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Uncentred linear CKA between candidates, ``outputs (M, N, d)`` -> ``(M, M)``.
 
     With X̂ the row-normalised outputs (each sample's d-vector to unit norm),
-    CKA(X, Y) = ‖X̂ᵀŶ‖_F² / (‖X̂ᵀX̂‖_F ‖ŶᵀŶ‖_F) (Kornblith et al. 2019, eq. 4 without centring).
+    CKA(X, Y) = ‖X̂ᵀŶ‖_F² / (‖X̂ᵀX̂‖_F ‖ŶᵀŶ‖_F) (linear CKA of Kornblith et al. 2019, without centring).
     Batched as cosine similarity of vec(X̂X̂ᵀ) (N×N Grams, since ⟨X̂X̂ᵀ, ŶŶᵀ⟩_F = ‖X̂ᵀŶ‖_F²)
     or, when cheaper (d < N), of the blocks of the stacked (M·d)×(M·d) feature Gram. A dead
     network (all outputs 0) gets 0 on the diagonal, so the DPP never prefers it.

@@ -7,7 +7,7 @@ dataset (:meth:`LFR.prepare`). The paper's schedule alternates one encoder epoch
 (predictors frozen) with ``pred_epochs`` predictor-only epochs, which here run on embeddings
 computed once per outer epoch (:meth:`LFR.inner_phase`).
 
-Loss per target (batch-wise Barlow Twins, paper eq. 3): with p̂_i, ŷ_i the row-normalised
+Loss per target (the paper's batch-wise Barlow Twins loss): with p̂_i, ŷ_i the row-normalised
 i-th prediction/target and C = P̂Ŷᵀ (B×B), ℓ_k = Σᵢ(Cᵢᵢ−1)² + λ Σ_{i≠j} Cᵢⱼ²; total = mean_k ℓ_k.
 """
 from __future__ import annotations
@@ -290,7 +290,7 @@ class LFR(nn.Module):
         self._check_prepared()
         target = self.targets[torch.as_tensor(index, device=self.targets.device, dtype=torch.long)]
         if self.config.schedule == "alternating":
-            params = dict(self.predictors.named_parameters())
+            params = {n: p.detach() for n, p in self.predictors.named_parameters()}
             pred = torch.func.functional_call(self.predictors, params, (z,))
         else:
             pred = self.predictors(z)

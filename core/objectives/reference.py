@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.projectors import Conv1dBank, Conv2dBank, MLPBank, TokenConvBank, _ConvBank
+from core.projectors import Conv1dBank, MLPBank, TokenConvBank, _ConvBank
 
 __all__ = ["barlow_loop", "cosine_loop", "loop_loss", "unstack_predictors", "unstack_bank",
            "released_outer_epoch"]
