@@ -200,7 +200,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if not debug:
         warnings.filterwarnings("ignore")
-        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero",
+                     "lightning.fabric.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
         parser = build_parser()

@@ -167,7 +167,9 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
 
     metrics_path = seed_dir / "seed-metrics.json"
     if resume and metrics_path.exists():
-        return json.loads(metrics_path.read_text())
+        done = json.loads(metrics_path.read_text())
+        if done.get("epochs") == cfg.epochs:
+            return done
     seed_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset(pm, cfg, seed)
     if data.skipped:
@@ -178,7 +180,7 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     initial = {k: v.clone() for k, v in encoder.state_dict().items()}
     sample = seeded_sample(data.splits["pretrain"], int(cfg.objective_params.get("dpp_sample", 256)), seed)
     objective = pm.get("objective", cfg.objective).build(
-        data.input_spec, cfg.dim, {k: v for k, v in cfg.objective_params.items() if k != "dpp_sample"},
+        data.input_spec, cfg.dim, dict(cfg.objective_params),
         projector=pm.get("projector", cfg.projector), sample=sample, seed=seed)
     L_seed(seed)
     module = PretextModule(torch.compile(encoder) if cfg.compile else encoder, objective,
@@ -199,7 +201,7 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     card["metrics"] = results["lfr"]
     save_encoder(encoder, seed_dir, card)
     embedding = encoder_features(encoder, data, cfg)["test"]
-    out = {"seed": seed, "results": results, "history": module.history,
+    out = {"seed": seed, "epochs": cfg.epochs, "results": results, "history": module.history,
            "dataset": _dataset_info(data), "primary_metric": data.task.primary_metric}
     atomic_save_npy(seed_dir / "test_embedding.npy", embedding)
     atomic_save_npy(seed_dir / "test_labels.npy", np.asarray(data.splits["test"].targets))

@@ -53,6 +53,13 @@ def embed(encoder: torch.nn.Module, dataset, batch_size: int = 256, device=None,
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
+def _parameters_only(module: torch.nn.Module) -> torch.nn.Module:
+    holder = torch.nn.Module()
+    for i, (name, p) in enumerate(module.named_parameters()):
+        holder.register_parameter(f"{i:04d}_{name.replace('.', '_')}", p)
+    return holder
+
+
 class PretextModule(L.LightningModule):
     """An encoder trained by a pretext objective (manual optimisation, two optimisers)."""
 
@@ -140,6 +147,19 @@ class PretextModule(L.LightningModule):
             os.replace(tmp, path)
         self.trainer.strategy.barrier()
 
+    def on_fit_end(self):
+        """Under several processes, each rank records hashes of what must be identical everywhere."""
+        if self.trainer.world_size > 1 and self.checkpoint_path is not None:
+            from core.io import atomic_write_json
+            from core.projectors import bank_hash
+
+            # parameters only: BatchNorm running statistics legitimately differ per rank
+            hashes = {"encoder": bank_hash(_parameters_only(self.encoder)),
+                      "objective": bank_hash(_parameters_only(self.objective))}
+            if hasattr(self.objective, "bank"):
+                hashes["projector_bank"] = bank_hash(self.objective.bank)
+            atomic_write_json(self.checkpoint_path.parent / "ranks" / f"rank{self.global_rank}.json", hashes)
+
     def on_save_checkpoint(self, checkpoint):
         checkpoint["core_history"] = list(self.history)
 
@@ -175,5 +195,4 @@ def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = Fal
     )
     ckpt = str(module.checkpoint_path) if resume and module.checkpoint_path.exists() else None
     trainer.fit(module, ckpt_path=ckpt)
-    module.trainer_ref = trainer
     return module
