@@ -28,6 +28,30 @@ def _key_values(pairs: Sequence[str], flag: str) -> dict:
     return out
 
 
+def reader_flags(tokens: Sequence[str]) -> dict:
+    """Turn unknown ``--some-flag VALUE`` tokens into reader options (``some_flag: VALUE``).
+
+    Plugins' readers take their own flags this way (``--smiles-col smiles``) without the core
+    knowing them; readers reject options they do not know, naming them.
+    """
+    import yaml
+
+    out, i = {}, 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--") or token == "--":
+            raise UserError(f"unexpected argument {token!r}; reader options are --name VALUE or --option name=VALUE")
+        key, sep, value = token[2:].partition("=")
+        if not sep and (i + 1 >= len(tokens) or tokens[i + 1].startswith("--")):
+            value = "true"
+        elif not sep:
+            i += 1
+            value = tokens[i]
+        out[key.replace("-", "_")] = yaml.safe_load(value)
+        i += 1
+    return out
+
+
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="pretrain an encoder and compare it with floors")
     p.add_argument("--plugin", help="plugin whose default recipe to run, e.g. ecg")
@@ -87,7 +111,8 @@ def cmd_run(args) -> int:
         "accelerator": args.accelerator, "strategy": args.strategy, "num_nodes": args.num_nodes,
         "precision": args.precision, "compile": args.compile, "num_workers": args.num_workers,
         "on_bad_record": args.on_bad_record, "out": args.out,
-        "data_options": _key_values(args.option, "--option"), "objective_params": _key_values(args.set, "--set"),
+        "data_options": {**args.reader_flags, **_key_values(args.option, "--option")},
+        "objective_params": _key_values(args.set, "--set"),
     }
     if args.no_progress:
         cli_values["progress"] = False
@@ -159,7 +184,8 @@ def cmd_evaluate(args) -> int:
 def cmd_embed(args) -> int:
     from core import embedding
 
-    n = embedding.embed_to_file(Path(args.run), args.data, Path(args.out), options=_key_values(args.option, "--option"),
+    options = {**args.reader_flags, **_key_values(args.option, "--option")}
+    n = embedding.embed_to_file(Path(args.run), args.data, Path(args.out), options=options,
                                 on_bad_record=args.on_bad_record)
     print(f"wrote {n} embeddings to {args.out}")
     return 0
@@ -205,7 +231,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "command", None) not in ("run", "embed"):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.reader_flags = reader_flags(extra)
         if not getattr(args, "func", None):
             parser.print_help()
             return 0

@@ -171,3 +171,13 @@ def test_embedded_default_one_epoch(cli, tmp_path):
     metrics = json.loads((_run_dir(out) / "metrics.json").read_text())
     assert metrics["dataset"]["sizes"]["test"] == 4500 and metrics["primary_metric"] == "accuracy"
     assert "raw features" in res.stdout
+
+
+def test_reader_flag_reaches_the_reader_and_tsai_encoder_under_bf16(cli, ucr, tmp_path):
+    """`--length 40` is a reader flag (no core flag of that name); tsai XResNet1d trains in bf16-mixed."""
+    out = tmp_path / "runs"
+    _ok(cli("run", "--plugin", "ecg", "--data", ucr, "--length", "40", "--encoder", "ecg/xresnet1d",
+            "--precision", "bf16-mixed", "--out", out, *TINY))
+    card = json.loads((_run_dir(out) / "card.json").read_text())
+    assert card["input_spec"]["shape"] == [1, 40] and card["encoder"] == "ecg/xresnet1d"
+    _user_error(cli("run", "--plugin", "ecg", "--data", ucr, "--no-such-flag", "3", *TINY), "no_such_flag")

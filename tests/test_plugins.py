@@ -127,3 +127,12 @@ def test_builtin_hooks_return_specs():
     assert all(isinstance(s, ProjectorSpec) for s in builtins.core_projectors())
     assert all(isinstance(s, ObjectiveSpec) for s in builtins.core_objectives())
     assert all(isinstance(s, EvaluatorSpec) for s in builtins.core_evaluators())
+
+
+def test_reader_flags_become_dataset_options():
+    from core.cli import reader_flags
+
+    assert reader_flags(["--smiles-col", "smi", "--target-col=logS", "--strip-salts", "--fs", "100"]) == {
+        "smiles_col": "smi", "target_col": "logS", "strip_salts": True, "fs": 100}
+    with pytest.raises(UserError, match="unexpected argument 'stray'"):
+        reader_flags(["stray"])
