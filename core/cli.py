@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import core
 from core.errors import UserError
 
-KINDS = ("datasets", "encoders", "projectors", "objectives", "evaluators", "recipes")
+KINDS = ("datasets", "encoders", "projectors", "objectives", "evaluators", "recipes", "augmentations")
 
 
 def _key_values(pairs: Sequence[str], flag: str) -> dict:
@@ -61,6 +61,9 @@ def _add_run(sub) -> None:
     p.add_argument("--data", help="your own corpus (file or folder) read by the plugin's readers")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="dataset reader option, repeatable")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="objective parameter, e.g. k=8, repeatable")
+    p.add_argument("--loss-impl", choices=("auto", "torch", "triton"),
+                   help="LFR loss implementation: auto (fused Triton kernel on CUDA, else torch), torch, triton "
+                        "(= --set loss_impl=...)")
     p.add_argument("--epochs", type=int), p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float), p.add_argument("--dim", type=int)
     p.add_argument("--seed", type=int), p.add_argument("--seeds", type=int, help="repeat over N seeds, mean ± std")
@@ -114,6 +117,8 @@ def cmd_run(args) -> int:
         "data_options": {**args.reader_flags, **_key_values(args.option, "--option")},
         "objective_params": _key_values(args.set, "--set"),
     }
+    if args.loss_impl:
+        cli_values["objective_params"]["loss_impl"] = args.loss_impl
     if args.no_progress:
         cli_values["progress"] = False
     cfg = runs.resolve_config(pm, args.plugin, args.recipe, file_values, cli_values)
@@ -191,6 +196,19 @@ def cmd_embed(args) -> int:
     return 0
 
 
+def _quiet_lightning() -> None:
+    """Lightning sets its loggers to INFO when imported: import it lazily, then lower them."""
+    import importlib.util
+
+    if importlib.util.find_spec("lightning") is None:
+        return
+    import lightning.fabric  # noqa: F401
+    import lightning.pytorch  # noqa: F401
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="core", description=core.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"core {core.__version__}")
@@ -207,8 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("embed", help="embed a corpus with a run's encoder")
     p.add_argument("run"), p.add_argument("--data", required=True), p.add_argument("--out", required=True)
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
-    p.add_argument("--on-bad-record", choices=("error", "skip"), default="error")
+    p.add_argument("--on-bad-record", choices=("error", "skip"), default="skip",
+                   help="skip (default): unreadable records become rows with NaN embeddings and a reason; "
+                        "error: stop at the first one")
     p.set_defaults(func=cmd_embed)
+    from core import contract, scaffold
+
+    scaffold.add_parser(sub)  # core new-plugin
+    contract.add_parser(sub)  # core check
+    from core import bench
+
+    bench.add_parser(sub)  # core bench
     from core.plugins import get_plugin_manager
 
     try:
@@ -226,15 +253,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if not debug:
         warnings.filterwarnings("ignore")
-        for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero",
-                     "lightning.fabric.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
-            logging.getLogger(name).setLevel(logging.ERROR)
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
-        if extra and getattr(args, "command", None) not in ("run", "embed"):
+        if extra and getattr(args, "command", None) not in ("run", "embed", "bench"):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.reader_flags = reader_flags(extra)
+        if not debug and args.command in ("run", "evaluate", "embed", "bench"):
+            _quiet_lightning()
         if not getattr(args, "func", None):
             parser.print_help()
             return 0

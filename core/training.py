@@ -20,9 +20,19 @@ from torch.utils.data import DataLoader, Subset
 from core.config import RunConfig
 
 
+def collate_fn_of(dataset):
+    """The split's ``collate_fn`` (looked up through ``torch.utils.data.Subset`` wrappers), or None."""
+    while dataset is not None:
+        fn = getattr(dataset, "collate_fn", None)
+        if fn is not None:
+            return fn
+        dataset = getattr(dataset, "dataset", None) if isinstance(dataset, Subset) else None
+    return None
+
+
 def make_loader(dataset, batch_size: int, shuffle: bool = False, num_workers: int = 0, drop_last=False):
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-                      collate_fn=getattr(dataset, "collate_fn", None), drop_last=drop_last,
+                      collate_fn=collate_fn_of(dataset), drop_last=drop_last,
                       persistent_workers=num_workers > 0)
 
 
@@ -101,7 +111,8 @@ class PretextModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, _, index = batch
         opt = self._optimizers()[0]
-        loss = self.objective.encoder_loss(self.encoder(x), x, index)
+        encoder_input = getattr(self.objective, "encoder_input", None)  # e.g. augmented views
+        loss = self.objective.encoder_loss(self.encoder(encoder_input(x, index) if encoder_input else x), x, index)
         opt.zero_grad()
         self.manual_backward(loss)
         opt.step()
@@ -142,7 +153,7 @@ class PretextModule(L.LightningModule):
 
     def _save_atomically(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp")
-        self.trainer.save_checkpoint(tmp)
+        self.trainer.save_checkpoint(tmp, weights_only=False)
         if self.trainer.is_global_zero:
             os.replace(tmp, path)
         self.trainer.strategy.barrier()
@@ -168,7 +179,8 @@ class PretextModule(L.LightningModule):
 
 
 def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = False) -> PretextModule:
-    """Train ``module`` for ``cfg.epochs`` outer epochs, checkpointing to ``run_dir/last.ckpt``."""
+    """Train ``module`` for ``cfg.epochs`` outer epochs (or until ``cfg.max_minutes`` of wall time),
+    checkpointing to ``run_dir/last.ckpt``."""
     from lightning.pytorch.loggers import CSVLogger
 
     run_dir = Path(run_dir)
@@ -180,6 +192,7 @@ def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = Fal
         strategy = DDPStrategy(process_group_backend="gloo" if cfg.accelerator == "cpu" or not torch.cuda.is_available() else None)
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
+        max_time={"seconds": float(cfg.max_minutes) * 60} if cfg.max_minutes else None,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
