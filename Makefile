@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-baselines docs clean
 
 install: $(VENV)/.installed
 
@@ -24,5 +24,17 @@ test: install
 bench: install
 	$(PY) benchmarks/lfr_step.py
 
+# LFR against the baselines on every plugin's default data (minutes per plugin); rewrites docs/benchmarks.md
+bench-baselines: install
+	$(PY) benchmarks/bench_all.py
+
+# the documentation site (mkdocs + material from the `docs` extra) into site/, warnings = errors
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[docs]'
+	touch $@
+
 clean:
-	rm -rf $(VENV) runs lightning_logs .pytest_cache
+	rm -rf $(VENV) runs lightning_logs .pytest_cache site

@@ -14,6 +14,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 hookimpl = pluggy.HookimplMarker("core")
 
 from core.specs import (  # noqa: E402
+    AugmentationSpec,
     DatasetSpec,
     EncoderSpec,
     EvaluatorSpec,
@@ -29,6 +30,7 @@ from core.errors import UserError  # noqa: E402
 __all__ = [
     "__version__",
     "hookimpl",
+    "AugmentationSpec",
     "DatasetSpec",
     "EncoderSpec",
     "EvaluatorSpec",

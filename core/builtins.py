@@ -41,6 +41,15 @@ def _build_lfr(input_spec, dim, params, *, projector, sample=None, seed=0):
                      projector_build=lambda n, d: projector.build(input_spec, n, d), sample=sample)
 
 
+def _objective(module, factory):
+    def build(input_spec, dim, params, **context):
+        import importlib
+
+        return getattr(importlib.import_module(f"core.objectives.{module}"), factory)(input_spec, dim, params, **context)
+
+    return build
+
+
 @hookimpl
 def core_encoders():
     return [
@@ -66,7 +75,19 @@ def core_projectors():
 @hookimpl
 def core_objectives():
     return [ObjectiveSpec("core/lfr", _build_lfr,
-                          "learning from randomness: predict K frozen random projections (Sui et al. 2023)")]
+                          "learning from randomness: predict K frozen random projections (Sui et al. 2023)"),
+            ObjectiveSpec("core/autoencoder", _objective("autoencoder", "build_autoencoder"),
+                          "reconstruct the input: MLP / transposed-conv / token-classifier decoder by input kind",
+                          modalities=("vector", "sequence", "image", "tokens", "audio")),
+            ObjectiveSpec("core/diet", _objective("diet", "build_diet"),
+                          "datum index as target: N-way classification with label smoothing (Balestriero 2023)"),
+            ObjectiveSpec("core/simclr", _objective("simclr", "build_simclr"),
+                          "contrastive NT-Xent on two augmented views; needs core_augmentations (Chen et al. 2020)"),
+            ObjectiveSpec("core/simsiam", _objective("simsiam", "build_simsiam"),
+                          "stop-gradient siamese prediction of augmented views; needs core_augmentations "
+                          "(Chen & He 2021)"),
+            ObjectiveSpec("core/supervised", _objective("supervised", "build_supervised"),
+                          "upper reference: the task's loss on the train split's labels", needs_labels=True)]
 
 
 @hookimpl

@@ -23,6 +23,7 @@ class RunConfig:
     data_options: dict = field(default_factory=dict)
     objective_params: dict = field(default_factory=dict)
     epochs: int = 10
+    max_minutes: Optional[float] = None  # stop training after this wall time (epochs still cap it)
     batch_size: int = 128
     lr: float = 3e-4
     weight_decay: float = 3e-4

@@ -1,12 +1,15 @@
 """``core embed``: embed a corpus with a run's trained encoder and write npy/npz/parquet."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import UserError
 from core.io import atomic_save_npy, atomic_write_text, atomic_write_with
+
+log = logging.getLogger("core")
 
 FORMATS = (".npy", ".npz", ".parquet")
 
@@ -23,10 +26,15 @@ def _data_spec(pm, cfg):
 
 def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None = None,
                   on_bad_record: str = "error") -> int:
-    """Embed every record of ``data_path`` (all splits, each once); returns the number written.
+    """Embed every record of ``data_path`` (all splits, each once); returns the number of rows written.
 
-    Writes ``.npy`` (embeddings, plus ``<out>.ids.csv`` with id and split), ``.npz`` (arrays
-    ``embeddings``, ``ids``, ``split``) or ``.parquet`` (columns ``id``, ``split``, ``e0..``).
+    Writes ``.npy`` (embeddings, plus ``<out>.ids.csv`` with id, split and any extra columns),
+    ``.npz`` (arrays ``embeddings``, ``ids``, ``split`` and one per extra column) or ``.parquet``
+    (columns ``id``, ``split``, extra columns, ``e0..``). Extra columns come from the splits'
+    optional ``metadata()`` (e.g. a molecule's SMILES). Records the reader could not read
+    (``LoadedDataset.failed``, else ``skipped``, under ``on_bad_record="skip"``) are rows too:
+    split ``failed``, NaN embeddings and a ``reason`` column. When every row carries an
+    ``input_index`` column, rows are written in input order.
     """
     from core import runs
     from core.plugins import get_plugin_manager
@@ -46,28 +54,68 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
     if tuple(data.input_spec.shape) != expected:
         raise UserError(f"--data {data_path}: samples are shaped {tuple(data.input_spec.shape)} but the encoder "
                         f"expects {expected}; pass reader options (e.g. --option length=.. --option fs=..)")
-    chunks, ids, split = [], [], []
+    chunks, ids, split, meta = [], [], [], []
     for name in ("train", "val", "test"):
         ds = data.splits[name]
         if len(ds):
             chunks.append(runs.embed_split(encoder, ds, "cpu", cfg.progress, name))
             ids += list(ds.ids)
             split += [name] * len(ds)
-    emb = np.concatenate(chunks).astype(np.float32)
+            columns = ds.metadata() if hasattr(ds, "metadata") else {}
+            meta += [{k: v[i] for k, v in columns.items()} for i in range(len(ds))]
+    width = int(card["dim"])
+    emb = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, width), np.float32)
+    failed = list(getattr(data, "failed", None) or [{"id": r, "reason": why} for r, why in data.skipped])
+    if failed:
+        log.warning("%d record(s) of %s could not be read: written as rows with split 'failed', NaN embeddings "
+                    "and a reason", len(failed), data_path)
+        emb = np.concatenate([emb, np.full((len(failed), emb.shape[1] or width), np.nan, np.float32)])
+        ids += [str(f.get("id", "")) for f in failed]
+        split += ["failed"] * len(failed)
+        meta += [{k: v for k, v in f.items() if k != "id"} for f in failed]
+        for m in meta:
+            m.setdefault("reason", "")
+    names = list(dict.fromkeys(k for m in meta for k in m))
+    extra = {k: [m.get(k) for m in meta] for k in names}
+    if "input_index" in extra and all(v is not None for v in extra["input_index"]):
+        order = np.argsort(np.asarray(extra["input_index"], dtype=np.int64), kind="stable")
+        emb, ids, split = emb[order], [ids[i] for i in order], [split[i] for i in order]
+        extra = {k: [v[i] for i in order] for k, v in extra.items()}
     if out.suffix == ".npy":
+        import csv
+        import io
+
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["id", "split", *names])
+        writer.writerows([i, s, *(extra[k][r] for k in names)] for r, (i, s) in enumerate(zip(ids, split)))
         atomic_save_npy(out, emb)
-        atomic_write_text(out.with_suffix(".ids.csv"), "id,split\n" + "".join(f"{i},{s}\n" for i, s in zip(ids, split)))
+        atomic_write_text(out.with_suffix(".ids.csv"), text.getvalue())
     elif out.suffix == ".npz":
+        arrays = {k: _column_array(v) for k, v in extra.items() if k not in ("embeddings", "ids", "split")}
+
         def write(tmp):
             with open(tmp, "wb") as f:
-                np.savez_compressed(f, embeddings=emb, ids=np.array(ids), split=np.array(split))
+                np.savez_compressed(f, embeddings=emb, ids=np.array(ids), split=np.array(split), **arrays)
 
         atomic_write_with(out, write)
     else:
         import pandas as pd
 
         frame = pd.DataFrame(emb, columns=[f"e{i}" for i in range(emb.shape[1])])
-        frame.insert(0, "split", split)
-        frame.insert(0, "id", ids)
+        for pos, key in enumerate(["id", "split", *names]):
+            values = {"id": ids, "split": split}.get(key, extra.get(key))
+            if key not in ("id", "split") and key in frame.columns:
+                continue
+            frame.insert(pos, key, values)
         atomic_write_with(out, lambda tmp: frame.to_parquet(tmp, index=False))
     return len(ids)
+
+
+def _column_array(values: list) -> np.ndarray:
+    """An npz-safe array (no pickled objects): integers, floats, else strings ('' for missing)."""
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=np.int64)
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=np.float64)
+    return np.asarray(["" if v is None else str(v) for v in values])

@@ -51,15 +51,15 @@ class TokenConvEncoder(nn.Module):
     def __init__(self, vocab_size: int, dim: int, embed_dim: int = 64, width: int = 128, kernel_size: int = 5):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.conv = nn.Sequential(
-            nn.Conv1d(embed_dim, width, kernel_size, padding=kernel_size // 2), nn.ReLU(),
-            nn.Conv1d(width, width, kernel_size, padding=kernel_size // 2), nn.ReLU(),
-        )
+        self.convs = nn.ModuleList([nn.Conv1d(embed_dim, width, kernel_size, padding=kernel_size // 2),
+                                    nn.Conv1d(width, width, kernel_size, padding=kernel_size // 2)])
         self.head = nn.Linear(width, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mask = (x != 0).unsqueeze(1).float()
-        h = self.conv(self.embed(x.long()).transpose(1, 2)) * mask
+        h = self.embed(x.long()).transpose(1, 2) * mask
+        for conv in self.convs:  # re-mask after each layer: padding never leaks into real positions
+            h = torch.relu(conv(h)) * mask
         return self.head(h.sum(-1) / mask.sum(-1).clamp_min(1.0))
 
 

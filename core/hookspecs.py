@@ -81,6 +81,19 @@ def core_recipes():
 
 
 @hookspec
+def core_augmentations():
+    """Random data augmentations for a modality (optional; used only by augmentation-based
+    baselines such as SimCLR and SimSiam in ``core bench``; LFR never augments).
+
+    Returns:
+        list[core.AugmentationSpec]: each ``build(input_spec)`` returns ``transform(x) -> x'``
+        mapping a batch ``(B, *input_spec.shape)`` to a randomly transformed batch of the same
+        shape (an independent draw per sample, from torch's global generator). All
+        augmentations registered for the input's modality are applied in registration order.
+    """
+
+
+@hookspec
 def core_cli(subparsers):
     """Add extra subcommands to the ``core`` CLI.
 

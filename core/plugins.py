@@ -29,6 +29,7 @@ KIND_HOOKS = {
     "objective": "core_objectives",
     "evaluator": "core_evaluators",
     "recipe": "core_recipes",
+    "augmentation": "core_augmentations",
 }
 
 
@@ -152,6 +153,12 @@ class PluginManager:
         if kind not in KIND_HOOKS:
             raise unknown_name("kind", kind, KIND_HOOKS)
         return sorted(self._collect()[kind])
+
+    def specs(self, kind: str) -> list:
+        """Registered specs of one kind in registration order (built-ins first, then plugins)."""
+        if kind not in KIND_HOOKS:
+            raise unknown_name("kind", kind, KIND_HOOKS)
+        return list(self._collect()[kind].values())
 
     def get(self, kind: str, name: str):
         """The spec registered under ``name``; a short name is accepted when unambiguous."""

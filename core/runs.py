@@ -45,7 +45,11 @@ def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[st
     cfg.update({"plugin": rec.name.split("/")[0], "recipe": rec.name, "dataset": rec.dataset,
                 "encoder": rec.encoder, "projector": rec.projector, "objective": rec.objective,
                 "evaluators": list(rec.evaluators)}, "recipe")
-    cfg.update(rec.params, f"recipe {rec.name}")
+    params = dict(rec.params)
+    chosen = cli_values.get("objective") or file_values.get("objective")
+    if chosen and pm.get("objective", chosen).name != pm.get("objective", rec.objective).name:
+        params.pop("objective_params", None)  # the recipe's objective parameters belong to its objective
+    cfg.update(params, f"recipe {rec.name}")
     cfg.update(file_values, "config file")
     cfg.update(cli_values, "command line")
     if cfg.data and not (cli_values.get("dataset") or file_values.get("dataset")):
@@ -111,6 +115,65 @@ def build_encoder(pm: PluginManager, cfg: RunConfig, input_spec: InputSpec, seed
     return pm.get("encoder", cfg.encoder).build(input_spec, cfg.dim)
 
 
+def augmentation_for(pm: PluginManager, input_spec: InputSpec):
+    """Every registered augmentation for ``input_spec.modality``, composed in registration order
+    (``None`` when there is none)."""
+    specs = [a for a in pm.specs("augmentation") if input_spec.modality in a.modalities]
+    if not specs:
+        return None
+    transforms = [a.build(input_spec) for a in specs]
+
+    def augment(x):
+        for t in transforms:
+            x = t(x)
+        return x
+
+    augment.names = tuple(a.name for a in specs)
+    return augment
+
+
+def _accepted(factory, context: dict) -> dict:
+    """The ``context`` keywords that ``factory`` accepts (by name, or all of them with ``**kwargs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(context)
+    return {k: v for k, v in context.items() if k in params}
+
+
+def training_pool(pm: PluginManager, cfg: RunConfig, data: LoadedDataset):
+    """The split the objective trains on: the unlabelled ``pretrain`` pool, or the labelled
+    ``train`` split for objectives that need labels (``ObjectiveSpec.needs_labels``)."""
+    return data.splits["train" if pm.get("objective", cfg.objective).needs_labels else "pretrain"]
+
+
+def build_objective(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, pool, sample, seed: int):
+    """``ObjectiveSpec.build`` with the run's parameters; factories that accept them also get
+    ``num_samples`` (pool size), ``task`` and ``augment`` (see :class:`core.specs.ObjectiveSpec`).
+    A bad parameter (``ValueError`` from the objective's config) is a user error."""
+    spec = pm.get("objective", cfg.objective)
+    context = objective_context(pm, spec, data.input_spec, data.task, len(pool))
+    try:
+        return spec.build(data.input_spec, cfg.dim, dict(cfg.objective_params),
+                          projector=pm.get("projector", cfg.projector), sample=sample, seed=seed, **context)
+    except ValueError as e:
+        raise UserError(f"objective {spec.name}: {e}") from e
+
+
+def objective_context(pm: PluginManager, spec, input_spec: InputSpec, task, num_samples: int) -> dict:
+    """The optional keywords of ``spec.build`` that its factory accepts: ``num_samples``,
+    ``task`` and ``augment`` (built only when accepted). Use it wherever objectives are built."""
+    wanted = _accepted(spec.build, {"num_samples": None, "task": None, "augment": None})
+    context = {"num_samples": int(num_samples), "task": task}
+    if "augment" in wanted:
+        context["augment"] = augmentation_for(pm, input_spec)
+    return {k: v for k, v in context.items() if k in wanted}
+
+
 def save_encoder(encoder: torch.nn.Module, run_dir: Path, card: dict) -> None:
     from safetensors.torch import save_file
 
@@ -161,8 +224,25 @@ def embed_split(encoder, dataset, device, progress, name):
 
 
 # -- one seed ----------------------------------------------------------------------------------
-def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resume: bool) -> dict:
-    """Pretrain and evaluate one seed in ``seed_dir``; returns its metrics (cached when done)."""
+def floor_results(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, seed: int, initial=None) -> dict:
+    """Probe results of the floors: the encoder at its seeded random init, and the raw features."""
+    random_init = build_encoder(pm, cfg, data.input_spec, seed)
+    if initial is not None:
+        random_init.load_state_dict(initial)
+    results = {"random-init": evaluate_features(pm, cfg, data, encoder_features(random_init, data, cfg), seed)}
+    raw = {s: data.splits[s].raw_features() for s in ("train", "val", "test")}
+    results["raw"] = evaluate_features(pm, cfg, data, raw, seed)
+    return results
+
+
+def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resume: bool,
+             floors: bool = True) -> dict:
+    """Pretrain ``cfg.objective`` and evaluate one seed in ``seed_dir``; returns its metrics
+    (cached when done). ``results["lfr"]`` is the pretrained encoder whatever the objective;
+    ``floors=False`` leaves out the random-init and raw-feature rows (``core bench`` probes them
+    once per seed)."""
+    import time
+
     from core.training import PretextModule, fit
 
     metrics_path = seed_dir / "seed-metrics.json"
@@ -179,30 +259,29 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     encoder = build_encoder(pm, cfg, data.input_spec, seed)
     initial = {k: v.clone() for k, v in encoder.state_dict().items()}
     sample = seeded_sample(data.splits["pretrain"], int(cfg.objective_params.get("dpp_sample", 256)), seed)
-    objective = pm.get("objective", cfg.objective).build(
-        data.input_spec, cfg.dim, dict(cfg.objective_params),
-        projector=pm.get("projector", cfg.projector), sample=sample, seed=seed)
+    pool = training_pool(pm, cfg, data)
+    objective = build_objective(pm, cfg, data, pool, sample, seed)
     L_seed(seed)
-    module = PretextModule(torch.compile(encoder) if cfg.compile else encoder, objective,
-                           data.splits["pretrain"], cfg)
+    module = PretextModule(torch.compile(encoder) if cfg.compile else encoder, objective, pool, cfg)
+    started = time.perf_counter()
     fit(module, cfg, seed_dir, resume=resume)
+    train_seconds = time.perf_counter() - started
     if not _is_global_zero(module):
         return {}
     card = {"core_version": core.__version__, "plugin_versions": _plugin_versions(pm),
             "encoder": cfg.encoder, "dim": cfg.dim, "input_spec": data.input_spec.to_dict(),
             "dataset": cfg.dataset, "data": cfg.data, "task": data.task.to_dict(), "seed": seed,
             "objective": cfg.objective, "projector": cfg.projector, "epochs": cfg.epochs}
-    results = {"lfr": evaluate_features(pm, cfg, data, encoder_features(encoder, data, cfg), seed)}
-    random_init = build_encoder(pm, cfg, data.input_spec, seed)
-    random_init.load_state_dict(initial)
-    results["random-init"] = evaluate_features(pm, cfg, data, encoder_features(random_init, data, cfg), seed)
-    raw = {s: data.splits[s].raw_features() for s in ("train", "val", "test")}
-    results["raw"] = evaluate_features(pm, cfg, data, raw, seed)
+    features = encoder_features(encoder, data, cfg)
+    results = {"lfr": evaluate_features(pm, cfg, data, features, seed)}
+    if floors:
+        results.update(floor_results(pm, cfg, data, seed, initial))
     card["metrics"] = results["lfr"]
     save_encoder(encoder, seed_dir, card)
-    embedding = encoder_features(encoder, data, cfg)["test"]
+    embedding = features["test"]
     out = {"seed": seed, "epochs": cfg.epochs, "results": results, "history": module.history,
-           "dataset": _dataset_info(data), "primary_metric": data.task.primary_metric}
+           "dataset": _dataset_info(data), "primary_metric": data.task.primary_metric,
+           "train_seconds": round(train_seconds, 3)}
     atomic_save_npy(seed_dir / "test_embedding.npy", embedding)
     atomic_save_npy(seed_dir / "test_labels.npy", np.asarray(data.splits["test"].targets))
     atomic_write_json(metrics_path, out)

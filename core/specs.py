@@ -103,6 +103,9 @@ class LoadedDataset:
     indexable datasets (see :class:`core.data.ArrayDataset` for the protocol: items are
     ``(x, y, index)``, attributes ``ids``, ``targets``, method ``raw_features()``).
     ``skipped`` lists ``(record, reason)`` pairs dropped under ``--on-bad-record skip``.
+    ``failed`` optionally describes those records for ``core embed``, which writes each as a row
+    with NaN embeddings: dicts with ``id`` and ``reason`` plus any of the splits' ``metadata()``
+    columns (e.g. ``smiles``, ``input_index``).
     """
 
     splits: dict
@@ -111,6 +114,7 @@ class LoadedDataset:
     name: str = ""
     source: str = ""
     skipped: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
 
     def __post_init__(self):
         missing = {"pretrain", "train", "val", "test"} - set(self.splits)
@@ -174,14 +178,46 @@ class ObjectiveSpec:
     ``build(input_spec, dim, params, *, projector, sample, seed) -> objective``: ``params`` are
     the run's ``objective_params``; ``projector`` the chosen :class:`ProjectorSpec` (for
     objectives that need random targets), ``sample`` a seeded batch of raw pretrain inputs.
+    A factory that accepts them (by name, or ``**kwargs``) also gets ``num_samples`` (size of
+    the pool it trains on, e.g. DIET's number of classes), ``task`` (the dataset's
+    :class:`Task`) and ``augment`` (the registered augmentations for the input modality,
+    composed, or ``None``; see :class:`AugmentationSpec`).
+
+    ``needs_labels``: the objective learns from labels (the supervised reference). It then
+    trains on the labelled ``train`` split instead of the unlabelled ``pretrain`` pool, and its
+    ``prepare`` reads the labels as the loader's ``y``. ``modalities``: the input kinds it
+    supports (empty: any), as for encoders.
     """
 
     name: str
     build: Callable[..., Any]
     description: str = ""
+    needs_labels: bool = False
+    modalities: tuple[str, ...] = ()
 
     def __post_init__(self):
         _check_name(self.name)
+        object.__setattr__(self, "modalities", tuple(self.modalities))
+
+
+@dataclass(frozen=True)
+class AugmentationSpec:
+    """A named random data augmentation (used by augmentation-based baselines: SimCLR, SimSiam).
+
+    ``build(input_spec) -> transform``: ``transform(x) -> x'`` maps a batch ``(B, *shape)`` on
+    any device to a randomly transformed batch of the same shape and dtype, drawing an
+    independent transformation per sample from torch's global generator (seeded per run).
+    Every augmentation registered for a modality is applied, composed in registration order.
+    """
+
+    name: str
+    build: Callable[[InputSpec], Callable]
+    modalities: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self):
+        _check_name(self.name)
+        object.__setattr__(self, "modalities", tuple(self.modalities))
 
 
 @dataclass(frozen=True)
@@ -232,4 +268,5 @@ SPEC_KINDS: dict[str, type] = {
     "objective": ObjectiveSpec,
     "evaluator": EvaluatorSpec,
     "recipe": Recipe,
+    "augmentation": AugmentationSpec,
 }

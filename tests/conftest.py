@@ -32,3 +32,9 @@ def run_cli(*args, env=None, cwd=None, timeout=900):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def fake_dist():
+    """``fake_dist(root, name, module_source)`` writes an installed-looking plugin distribution."""
+    return make_dist

@@ -12,7 +12,7 @@ HOOKS = [n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.st
 
 def test_hook_list_is_the_contract():
     assert set(HOOKS) == {"core_datasets", "core_encoders", "core_projectors", "core_objectives",
-                          "core_evaluators", "core_recipes", "core_cli"}
+                          "core_evaluators", "core_recipes", "core_augmentations", "core_cli"}
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -6,7 +6,6 @@ import pytest
 import core
 from core.errors import UserError
 from core.plugins import PluginManager
-from conftest import make_dist
 
 
 def test_builtins_registered_like_plugins():
@@ -63,8 +62,8 @@ def test_hook_returning_wrong_type_is_reported_not_fatal():
     assert "expected EncoderSpec" in {i.name: i for i in pm.plugins()}["bad"].error
 
 
-def test_broken_entry_point_listed_with_error(tmp_path, monkeypatch, cli):
-    make_dist(tmp_path, "broken", "raise RuntimeError('boom at import')\n")
+def test_broken_entry_point_listed_with_error(tmp_path, cli, fake_dist):
+    fake_dist(tmp_path, "broken", "raise RuntimeError('boom at import')\n")
     out = cli("plugins", env={"PYTHONPATH": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert "broken" in out.stdout and "RuntimeError: boom at import" in out.stdout
@@ -73,8 +72,8 @@ def test_broken_entry_point_listed_with_error(tmp_path, monkeypatch, cli):
     assert listed.returncode == 0 and "core/lfr" in listed.stdout
 
 
-def test_strict_mode_and_disable(tmp_path, cli):
-    make_dist(tmp_path, "broken", "raise RuntimeError('boom at import')\n")
+def test_strict_mode_and_disable(tmp_path, cli, fake_dist):
+    fake_dist(tmp_path, "broken", "raise RuntimeError('boom at import')\n")
     strict = cli("plugins", env={"PYTHONPATH": str(tmp_path), "CORE_STRICT_PLUGINS": "1"})
     assert strict.returncode == 2
     assert "plugin 'broken' failed to load" in strict.stderr and "Traceback" not in strict.stderr
@@ -83,8 +82,8 @@ def test_strict_mode_and_disable(tmp_path, cli):
     assert blocked.returncode == 0 and "broken" not in blocked.stdout
 
 
-def test_entry_point_plugin_contributes_names(tmp_path, cli):
-    make_dist(tmp_path, "toy", """
+def test_entry_point_plugin_contributes_names(tmp_path, cli, fake_dist):
+    fake_dist(tmp_path, "toy", """
         from core import hookimpl, EncoderSpec
 
         def _build(spec, dim):
@@ -100,8 +99,8 @@ def test_entry_point_plugin_contributes_names(tmp_path, cli):
     assert "toy/linear" in out.stdout and "core/mlp" in out.stdout
 
 
-def test_core_cli_hook_adds_a_subcommand(tmp_path, cli):
-    make_dist(tmp_path, "hello", """
+def test_core_cli_hook_adds_a_subcommand(tmp_path, cli, fake_dist):
+    fake_dist(tmp_path, "hello", """
         from core import hookimpl
 
         def _hello(args):

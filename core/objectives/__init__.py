@@ -12,4 +12,13 @@ with this protocol:
   encoder epoch, on embeddings computed once with the encoder frozen.
 * ``inner_phase(embeddings, index, optimizer, batch_size, generator) -> float``: run
   ``inner_epochs`` epochs of that phase, return the mean loss.
+* optional ``encoder_input(x, index) -> x'``: what the encoder sees in the encoder phase
+  (default: ``x``). SimCLR/SimSiam return two augmented views concatenated, so ``z`` is
+  ``(2B, D)`` and one encoder forward serves both views.
+
+Objectives here: :mod:`~core.objectives.lfr` (the core's pretext) and the baselines of
+``core bench``: :mod:`~core.objectives.autoencoder`, :mod:`~core.objectives.diet`,
+:mod:`~core.objectives.simclr`, :mod:`~core.objectives.simsiam` (these two need a plugin's
+``core_augmentations``) and :mod:`~core.objectives.supervised` (labels of the train split;
+its spec sets ``needs_labels``). Shared defaults: :mod:`~core.objectives.base`.
 """

@@ -13,6 +13,7 @@ i-th prediction/target and C = P̂Ŷᵀ (B×B), ℓ_k = Σᵢ(Cᵢᵢ−1)² + �
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, fields
 from typing import Callable, Optional
 
@@ -29,6 +30,8 @@ LOSSES = ("barlow", "cosine")
 REDUCTIONS = ("sum", "mean")
 FORMS = ("auto", "bxb", "gram")
 SCHEDULES = ("alternating", "joint")
+LOSS_IMPLS = ("auto", "torch", "triton")
+PRED_COMPILE = ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 DEFAULT_PRED_HIDDEN = 256  # the released code's pred_dim for every dataset
 
 
@@ -153,6 +156,12 @@ class LFRConfig:
     time series/images, 1 for tabular). init: projector init, ``default`` as in the released
     time-series/tabular runs (``beta+dropout`` was used for images, with r=1).
     dpp_sample: samples used for the CKA kernel. seed: projector/DPP seed.
+    loss_impl: ``auto`` (the fused Triton kernel of :mod:`core.objectives.kernels` for the
+    barlow loss on CUDA tensors when triton imports, else torch), ``torch`` (reference) or
+    ``triton`` (always the kernel: ``ValueError`` on CPU tensors unless ``TRITON_INTERPRET=1``).
+    pred_compile: ``off`` (eager stacked heads) or a ``torch.compile`` mode for the predictor
+    heads (``reduce-overhead`` = CUDA graphs); which wins for small, launch-bound shapes is
+    decided by ``benchmarks/loss_kernel.py`` on a GPU, so the default stays ``off``.
     """
 
     k: int = 6
@@ -169,6 +178,8 @@ class LFRConfig:
     init: str = "default"
     dpp_sample: int = 256
     seed: int = 0
+    loss_impl: str = "auto"
+    pred_compile: str = "off"
 
     def __post_init__(self):
         def positive_int(name, value, minimum=1, optional=False):
@@ -195,6 +206,11 @@ class LFRConfig:
         choice("form", self.form, FORMS)
         choice("schedule", self.schedule, SCHEDULES)
         choice("init", self.init, INIT_SCHEMES)
+        choice("loss_impl", self.loss_impl, LOSS_IMPLS)
+        choice("pred_compile", self.pred_compile, PRED_COMPILE)
+        if self.loss_impl == "triton" and self.loss != "barlow":
+            raise ValueError(f"LFR loss_impl='triton' is the fused barlow kernel; loss={self.loss!r} needs "
+                             "loss_impl 'auto' or 'torch'")
         if isinstance(self.lambd, bool) or not isinstance(self.lambd, (int, float)) or not self.lambd >= 0:
             raise ValueError(f"LFR lambd must be a number >= 0, got {self.lambd!r}")
 
@@ -274,9 +290,48 @@ class LFR(nn.Module):
         if self.targets.shape[0] == 0:
             raise RuntimeError("LFR targets are not cached: call prepare(encoder, loader, device) first")
 
+    def _use_triton(self, pred: torch.Tensor) -> bool:
+        """Whether :meth:`loss` runs the fused kernel (``config.loss_impl``, see :class:`LFRConfig`)."""
+        c = self.config
+        if c.loss != "barlow" or c.loss_impl == "torch" or self.__dict__.get("_triton_failed"):
+            return False
+        if c.loss_impl == "auto":
+            return pred.is_cuda and pred.dtype in (torch.float32, torch.bfloat16, torch.float16) and _triton_ok()
+        if not _triton_ok():
+            raise ValueError("LFR loss_impl='triton' needs the triton package (it ships with CUDA builds of "
+                             "torch); use loss_impl='auto' or 'torch'")
+        from core.objectives.kernels import check_supported
+
+        check_supported(pred)
+        return True
+
+    def _triton_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        from core.objectives.kernels import DTYPES, barlow_batchwise_triton
+
+        c = self.config
+        target = target.to(device=pred.device)
+        if target.dtype not in DTYPES:
+            target = target.float()
+        with torch.autocast(pred.device.type, enabled=False):
+            return barlow_batchwise_triton(pred, target, c.lambd, c.reduction, c.form)
+
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The configured per-target loss averaged over K (:func:`barlow_batchwise` or
-        :func:`cosine_loss`), computed in at least float32 with autocast off."""
+        :func:`cosine_loss`), computed in at least float32 with autocast off; the barlow loss
+        runs as the fused Triton kernel when ``config.loss_impl`` selects it (bfloat16/float16
+        predictions then go in as they are, accumulated in float32). Under ``auto`` a kernel
+        that fails to compile is reported once and the torch path is used from then on."""
+        if self._use_triton(pred):
+            if self.config.loss_impl == "triton":
+                return self._triton_loss(pred, target)
+            try:
+                return self._triton_loss(pred, target)
+            except Exception as e:  # auto: never worse than the torch path
+                import logging
+
+                logging.getLogger(__name__).warning("fused Triton LFR loss unavailable (%s: %s); using torch",
+                                                    type(e).__name__, e)
+                self.__dict__["_triton_failed"] = True
         c, dtype = self.config, torch.promote_types(pred.dtype, torch.float32)
         with torch.autocast(pred.device.type, enabled=False):
             pred, target = pred.to(dtype), target.to(device=pred.device, dtype=dtype)
@@ -289,12 +344,27 @@ class LFR(nn.Module):
         are used detached (no gradient reaches them whatever their ``requires_grad``)."""
         self._check_prepared()
         target = self.targets[torch.as_tensor(index, device=self.targets.device, dtype=torch.long)]
-        if self.config.schedule == "alternating":
-            params = {n: p.detach() for n, p in self.predictors.named_parameters()}
-            pred = torch.func.functional_call(self.predictors, params, (z,))
-        else:
-            pred = self.predictors(z)
-        return self.loss(pred, target.transpose(0, 1))
+        return self.loss(self.heads(z, detached=self.config.schedule == "alternating"), target.transpose(0, 1))
+
+    def heads(self, z: torch.Tensor, detached: bool = False) -> torch.Tensor:
+        """``predictors(z)`` ``(K, B, d)``; ``detached``: with the predictor parameters detached
+        (no gradient reaches them). ``config.pred_compile`` other than ``off`` runs the stacked
+        heads through ``torch.compile`` in that mode (compiled once per LFR, lazily)."""
+        mode = self.config.pred_compile
+        if mode == "off" and not detached:
+            return self.predictors(z)
+        params = {n: (p.detach() if detached else p) for n, p in self.predictors.named_parameters()}
+        if mode == "off":
+            return torch.func.functional_call(self.predictors, params, (z,))
+        fn = _COMPILED_HEADS.get(self.predictors)
+        if fn is None:
+            predictors = self.predictors
+
+            def apply(params, z):
+                return torch.func.functional_call(predictors, params, (z,))
+
+            fn = _COMPILED_HEADS[self.predictors] = torch.compile(apply, mode=mode, dynamic=False)
+        return fn(params, z)
 
     def encoder_phase_parameters(self) -> list:
         return list(self.predictors.parameters()) if self.config.schedule == "joint" else []
@@ -331,7 +401,7 @@ class LFR(nn.Module):
                 for batch in order.split(batch_size):
                     if len(batch) < 2 and self.config.pred_layers == 2:
                         continue
-                    loss = self.loss(self.predictors(emb[batch]), target[:, batch])
+                    loss = self.loss(self.heads(emb[batch]), target[:, batch])
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -341,6 +411,22 @@ class LFR(nn.Module):
                 p.requires_grad_(flag)
             self.predictors.train(was_training)
         return torch.stack(losses).mean().item() if losses else float("nan")
+
+
+_COMPILED_HEADS: "weakref.WeakKeyDictionary[nn.Module, Callable]" = weakref.WeakKeyDictionary()
+_TRITON_OK: list = []
+
+
+def _triton_ok() -> bool:
+    """Whether :mod:`core.objectives.kernels` (and so triton) imports; cached."""
+    if not _TRITON_OK:
+        try:
+            import core.objectives.kernels  # noqa: F401
+
+            _TRITON_OK.append(True)
+        except Exception:  # ImportError, or a triton that cannot initialise here
+            _TRITON_OK.append(False)
+    return _TRITON_OK[0]
 
 
 def build_lfr(input_spec, dim: int, params: Optional[dict], projector_build: Callable[[int, int], nn.Module],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from core import hookimpl
-from core.specs import DatasetSpec, EncoderSpec, ProjectorSpec, Recipe
+from core.specs import AugmentationSpec, DatasetSpec, EncoderSpec, ObjectiveSpec, ProjectorSpec, Recipe
 
 CORE_REQUIRES = ">=0.1,<0.2"
 
@@ -64,6 +64,54 @@ def core_encoders():
 def core_projectors():
     return [ProjectorSpec("ecg/conv1d", build_conv1d_bank, ("sequence",),
                           "random Conv1d bank for ECG (hidden 32, depth 3, kernel 7, stride 2)")]
+
+
+def build_lfr_fused(input_spec, dim, params, *, projector, sample=None, seed=0):
+    """LFR with its GPU path pinned: the fused Triton barlow loss (``loss_impl="triton"``, so a
+    missing kernel is an error, never a silent fallback) over the projector bank, which for
+    ``ecg/conv1d`` runs all K·r candidate networks as one grouped Conv1d module. ``params``
+    may still override ``loss_impl``/``pred_compile``. Needs a CUDA GPU (or TRITON_INTERPRET=1)."""
+    import os
+
+    import torch
+
+    from core.errors import UserError
+    from core.objectives.lfr import build_lfr
+
+    params = {"loss_impl": "triton", **params, "seed": seed}
+    if params["loss_impl"] == "triton" and not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+        raise UserError("objective ecg/lfr-fused runs its loss as a Triton kernel and needs a CUDA GPU; none is "
+                        "visible here: use --objective core/lfr (the same model with the torch loss)")
+    return build_lfr(input_spec, dim, params, projector_build=lambda n, d: projector.build(input_spec, n, d),
+                     sample=sample)
+
+
+@hookimpl
+def core_objectives():
+    """A plugin-provided accelerated objective (pattern: docs/hooks.md, core_objectives)."""
+    return [ObjectiveSpec("ecg/lfr-fused", build_lfr_fused,
+                          "LFR with the fused Triton loss pinned (GPU) over the grouped-conv ECG bank")]
+
+
+def _augmentation(name):
+    def build(input_spec):
+        from core_ecg import augment
+
+        return getattr(augment, f"build_{name}")(input_spec)
+
+    return build
+
+
+@hookimpl
+def core_augmentations():
+    """Time-series augmentations for the SimCLR/SimSiam baselines of `core bench` (applied in this order)."""
+    return [
+        AugmentationSpec("ecg/crop", _augmentation("crop"), ("sequence",),
+                         "random resized crop: 60-100 % window stretched back to full length"),
+        AugmentationSpec("ecg/scaling", _augmentation("scaling"), ("sequence",),
+                         "per-lead amplitude factor ~ N(1, 0.2^2)"),
+        AugmentationSpec("ecg/jitter", _augmentation("jitter"), ("sequence",), "additive Gaussian noise, sigma 0.1"),
+    ]
 
 
 @hookimpl

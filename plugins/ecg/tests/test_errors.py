@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import BadRecord, UserError
 from core_ecg.datasets import load_ecg5000, load_records
-from conftest import beat, write_wfdb
+from core_ecg.synthetic import beat, write_wfdb
 
 
 def load(path, on_bad_record="error", **options):

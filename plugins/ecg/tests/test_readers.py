@@ -7,7 +7,7 @@ from core_ecg.datasets import load_records
 from core_ecg.options import Options
 from core_ecg.readers import read_corpus
 from core_ecg.records import Problems
-from conftest import beat, write_wfdb
+from core_ecg.synthetic import beat, write_wfdb
 
 
 def load(path, seed=0, on_bad_record="error", **options):

