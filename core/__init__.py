@@ -26,6 +26,7 @@ from core.specs import (  # noqa: E402
     Task,
 )
 from core.errors import UserError  # noqa: E402
+from core.lazy import lazy  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -41,4 +42,5 @@ __all__ = [
     "Recipe",
     "Task",
     "UserError",
+    "lazy",
 ]

@@ -6,17 +6,8 @@ from __future__ import annotations
 
 import math
 
-from core import hookimpl
+from core import hookimpl, lazy
 from core.specs import EncoderSpec, ObjectiveSpec, ProjectorSpec
-
-
-def _encoder(kind):
-    def build(spec, dim):
-        from core import encoders
-
-        return getattr(encoders, f"build_{kind}")(spec, dim)
-
-    return build
 
 
 def _bank(kind):
@@ -53,11 +44,11 @@ def _objective(module, factory):
 @hookimpl
 def core_encoders():
     return [
-        EncoderSpec("core/mlp", _encoder("mlp"), ("vector", "sequence", "image"),
+        EncoderSpec("core/mlp", lazy("core.encoders:build_mlp"), ("vector", "sequence", "image"),
                     "flatten + MLP (Linear-BN-ReLU x2)"),
-        EncoderSpec("core/conv", _encoder("conv"), ("sequence", "image", "audio"),
+        EncoderSpec("core/conv", lazy("core.encoders:build_conv"), ("sequence", "image", "audio"),
                     "3 strided Conv-BN-ReLU blocks (1-D or 2-D) + global average pool"),
-        EncoderSpec("core/tokens", _encoder("tokens"), ("tokens",),
+        EncoderSpec("core/tokens", lazy("core.encoders:build_tokens"), ("tokens",),
                     "token embedding + 1-D convolutions + masked mean pool"),
     ]
 

@@ -135,3 +135,15 @@ def test_reader_flags_become_dataset_options():
         "smiles_col": "smi", "target_col": "logS", "strip_salts": True, "fs": 100}
     with pytest.raises(UserError, match="unexpected argument 'stray'"):
         reader_flags(["stray"])
+
+
+def test_lazy_factory_imports_on_first_call(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "lazy_target_mod.py").write_text("def double(x):\n    return 2 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    factory = core.lazy("lazy_target_mod:double")
+    assert "lazy_target_mod" not in sys.modules
+    assert factory(21) == 42 and "lazy_target_mod" in sys.modules
+    with pytest.raises(ValueError, match="package.module:function"):
+        core.lazy("no_colon_here")

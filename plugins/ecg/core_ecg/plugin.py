@@ -1,7 +1,7 @@
 """Entry point of the ECG plugin (kept light: torch, wfdb and tsai load inside factories)."""
 from __future__ import annotations
 
-from core import hookimpl
+from core import hookimpl, lazy
 from core.specs import AugmentationSpec, DatasetSpec, EncoderSpec, ObjectiveSpec, ProjectorSpec, Recipe
 
 CORE_REQUIRES = ">=0.1,<0.2"
@@ -10,24 +10,6 @@ CORE_REQUIRES = ">=0.1,<0.2"
 # (a QRS complex at 100-250 Hz, ~30 % of a 140-sample ECG5000 beat) and reduce length 8x;
 # 32 hidden channels keep K=6..60 candidate networks cheap (targets are computed once).
 CONV1D_BANK = {"hidden": 32, "depth": 3, "kernel_size": 7, "stride": 2}
-
-
-def _dataset(name):
-    def load(path, *, seed=0, on_bad_record="error", options=None):
-        from core_ecg import datasets
-
-        return getattr(datasets, f"load_{name}")(path, seed=seed, on_bad_record=on_bad_record, options=options)
-
-    return load
-
-
-def _encoder(name):
-    def build(input_spec, dim):
-        from core_ecg import encoders
-
-        return getattr(encoders, f"build_{name}")(input_spec, dim)
-
-    return build
 
 
 def build_conv1d_bank(input_spec, k, out_dim):
@@ -40,10 +22,10 @@ def build_conv1d_bank(input_spec, k, out_dim):
 @hookimpl
 def core_datasets():
     return [
-        DatasetSpec("ecg/ecg5000", _dataset("ecg5000"),
+        DatasetSpec("ecg/ecg5000", lazy("core_ecg.datasets:load_ecg5000"),
                     "UCR ECG5000 (embedded): 500 train/val + 4500 test heartbeats x 140 samples, 5 classes",
                     modality="sequence", embedded=True),
-        DatasetSpec("ecg/records", _dataset("records"),
+        DatasetSpec("ecg/records", lazy("core_ecg.datasets:load_records"),
                     "your ECG corpus via --data: WFDB (+labels.csv), PTB-XL, UCR .tsv/.ts, .npz/.npy; "
                     "options fs, source_fs, leads, length, sampling, labels, val_fraction, test_fraction, task",
                     modality="sequence"),
@@ -53,10 +35,10 @@ def core_datasets():
 @hookimpl
 def core_encoders():
     return [
-        EncoderSpec("ecg/cnn", _encoder("cnn"), ("sequence",),
+        EncoderSpec("ecg/cnn", lazy("core_ecg.encoders:build_cnn"), ("sequence",),
                     "TS-TCC 1-D CNN (3 conv blocks 32/64/128, GAP, linear); fast on CPU"),
-        EncoderSpec("ecg/inception", _encoder("inception"), ("sequence",), "tsai InceptionTimePlus"),
-        EncoderSpec("ecg/xresnet1d", _encoder("xresnet1d"), ("sequence",), "tsai xresnet1d18plus"),
+        EncoderSpec("ecg/inception", lazy("core_ecg.encoders:build_inception"), ("sequence",), "tsai InceptionTimePlus"),
+        EncoderSpec("ecg/xresnet1d", lazy("core_ecg.encoders:build_xresnet1d"), ("sequence",), "tsai xresnet1d18plus"),
     ]
 
 

