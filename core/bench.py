@@ -132,13 +132,9 @@ def objective_params(pm: PluginManager, cfg: RunConfig, names: Sequence[str], ov
 
 
 def new_bench_dir(cfg: RunConfig) -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(cfg.out) / f"{stamp}-bench-{cfg.plugin}-{cfg.dataset.split('/')[-1]}"
-    run_dir, i = base, 1
-    while run_dir.exists():
-        run_dir, i = Path(f"{base}-{i}"), i + 1
-    run_dir.mkdir(parents=True)
-    return run_dir
+    from core import runs
+
+    return runs.new_run_dir(cfg, kind="bench")
 
 
 # ----------------------------------------------------------------------------- running

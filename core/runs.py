@@ -69,9 +69,11 @@ def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[st
     return cfg
 
 
-def new_run_dir(cfg: RunConfig) -> Path:
+def new_run_dir(cfg: RunConfig, kind: str = "") -> Path:
+    """A fresh ``<out>/<timestamp>-[<kind>-]<plugin>-<dataset>`` folder (suffixed if taken)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(cfg.out) / f"{stamp}-{cfg.plugin}-{cfg.dataset.split('/')[-1]}"
+    prefix = f"{stamp}-{kind}-" if kind else f"{stamp}-"
+    base = Path(cfg.out) / f"{prefix}{cfg.plugin}-{cfg.dataset.split('/')[-1]}"
     run_dir, i = base, 1
     while run_dir.exists():
         run_dir, i = Path(f"{base}-{i}"), i + 1

@@ -84,7 +84,7 @@ def test_triton_on_cpu_without_interpreter_is_a_clear_error():
     from core.objectives import kernels
 
     if kernels.INTERPRET:
-        pytest.skip("this process runs triton's interpreter")
+        pytest.skip("this process runs triton's interpreter")  # ok: runs on CPU CI (interpreter only in subprocesses)
     lfr = _lfr(loss_impl="triton")
     with pytest.raises(ValueError, match="needs CUDA tensors.*TRITON_INTERPRET"):
         lfr.encoder_loss(torch.randn(8, 6), None, torch.arange(8))
@@ -164,7 +164,7 @@ def test_plugin_registers_accelerated_objective_through_core_objectives():
     spec = pm.get("objective", "ecg/lfr-fused")
     assert spec.name in pm.names("objective")
     if torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1":
-        pytest.skip("the no-GPU error path needs a machine without CUDA")
+        pytest.skip("the no-GPU error path needs a machine without CUDA")  # ok: runs on every CPU machine
     with pytest.raises(UserError, match="core/lfr"):
         spec.build(InputSpec("sequence", (1, 64)), 8, {"k": 2}, projector=pm.get("projector", "ecg/conv1d"),
                    sample=torch.randn(8, 1, 64), seed=0)
@@ -175,7 +175,7 @@ def test_plugin_registers_accelerated_objective_through_core_objectives():
 
 def test_loss_benchmark_exits_cleanly_without_cuda():
     if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA; the benchmark would run")
+        pytest.skip("this machine has CUDA; the benchmark would run")  # ok: runs on every CPU machine
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "loss_kernel.py")], cwd=REPO,
                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, proc.stderr
