@@ -134,9 +134,10 @@ def _finish(metrics: Optional[dict], run_dir: Path, cfg) -> int:
     if metrics is None:
         return 0
     from core.report import format_console_table
-    from core.runs import MODEL_LABELS
+    from core.runs import for_display
 
     results = {m: {k: (v["mean"], v["std"]) for k, v in r.items()} for m, r in metrics["summary"].items()}
+    results = for_display(results, len(metrics["seeds"]))
     print(format_console_table(results, metrics["primary_metric"]))
     print(f"run folder: {run_dir}  (report.md, encoder.safetensors, metrics.json)")
     return 0

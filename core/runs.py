@@ -332,8 +332,15 @@ def execute(pm: PluginManager, cfg: RunConfig, run_dir: Path, resume: bool = Fal
                "per_seed": {str(s["seed"]): s["results"] for s in per_seed},
                "primary_metric": primary, "seeds": [s["seed"] for s in per_seed], "dataset": per_seed[0]["dataset"]}
     atomic_write_json(run_dir / "metrics.json", metrics)
-    write_run_report(run_dir, cfg, results, per_seed)
+    write_run_report(run_dir, cfg, for_display(results, len(per_seed)), per_seed)
     return metrics
+
+
+def for_display(results: dict, n_seeds: int) -> dict:
+    """``{model: {metric: (mean, std)}}`` as shown: a single seed has no spread to show."""
+    if n_seeds > 1:
+        return results
+    return {m: {k: v[0] for k, v in r.items()} for m, r in results.items()}
 
 
 def write_run_report(run_dir: Path, cfg: RunConfig, results: dict, per_seed: list) -> Path:
