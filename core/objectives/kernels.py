@@ -472,15 +472,9 @@ def barlow_batchwise_triton(pred: torch.Tensor, target: torch.Tensor, lambd: flo
     """Fused-kernel twin of :func:`core.objectives.lfr.barlow_batchwise` (same arguments,
     value and gradient; a float32 scalar). ``form`` picks the algorithm exactly as there
     (``auto``: gram when d < B); targets are constants (no gradient)."""
-    from core.objectives.lfr import FORMS, REDUCTIONS, _check_pair
+    from core.objectives.lfr import check_barlow_args
 
-    _check_pair(pred, target)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    if lambd < 0:
-        raise ValueError(f"lambd must be >= 0, got {lambd}")
+    check_barlow_args(pred, target, lambd, reduction, form)
     check_supported(pred)
     check_supported(target)
     if target.device != pred.device:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.objectives.base import config_from_params
 from core.projectors import INIT_SCHEMES, build_bank
 
 __all__ = ["row_normalize", "barlow_batchwise", "cosine_loss", "StackedPredictors", "LFRConfig",
@@ -47,6 +48,17 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
                          f"{tuple(target.shape)}")
 
 
+def check_barlow_args(pred: torch.Tensor, target: torch.Tensor, lambd: float, reduction: str, form: str) -> None:
+    """The argument checks shared by every implementation of :func:`barlow_batchwise`."""
+    _check_pair(pred, target)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    if lambd < 0:
+        raise ValueError(f"lambd must be >= 0, got {lambd}")
+
+
 def barlow_batchwise(pred: torch.Tensor, target: torch.Tensor, lambd: float = 0.01,
                      reduction: str = "sum", form: str = "auto") -> torch.Tensor:
     """Batch-wise Barlow loss averaged over the K targets; ``pred``/``target`` ``(K, B, d)``.
@@ -56,13 +68,7 @@ def barlow_batchwise(pred: torch.Tensor, target: torch.Tensor, lambd: float = 0.
     forms C) or ⟨P̂ᵀP̂, ŶᵀŶ⟩_F (``"gram"``, d×d, never forms C). ``"auto"``: gram when d < B.
     ``reduction="sum"`` is ℓ as in the paper; ``"mean"`` is ℓ/B. Targets are detached.
     """
-    _check_pair(pred, target)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    if lambd < 0:
-        raise ValueError(f"lambd must be >= 0, got {lambd}")
+    check_barlow_args(pred, target, lambd, reduction, form)
     _, b, d = pred.shape
     p, y = row_normalize(pred), row_normalize(target.detach())
     diag = (p * y).sum(-1)  # (K, B): C_ii
@@ -220,19 +226,7 @@ class LFRConfig:
 
         Numbers given as strings (YAML reads ``1e-2`` as a string) are converted.
         """
-        params = dict(params or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ValueError(f"unknown LFR parameter(s) {', '.join(map(repr, unknown))}; "
-                             f"known: {', '.join(known)}")
-        for name in ("lambd",):
-            if isinstance(params.get(name), str):
-                try:
-                    params[name] = float(params[name])
-                except ValueError:
-                    pass  # __post_init__ reports it
-        return cls(**params)
+        return config_from_params(cls, params, "LFR")
 
 
 # ------------------------------------------------------------------------- module
