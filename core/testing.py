@@ -12,6 +12,10 @@ Installed with ``core``, so every test of a plugin gets these fixtures without a
   (:func:`core.contract.check_plugin`, the same as ``core check PLUGIN``) on each plugin in an
   isolated manager and fails the test with one line per broken spec; returns the report.
 
+* ``core_command(*args, env=None, cwd=None, timeout=900)``: runs the real ``core`` command in a
+  subprocess; check its result with :func:`assert_ok` / :func:`assert_user_error`, find the
+  run folder with :func:`only_run_dir`, and keep runs tiny with :data:`TINY_RUN_ARGS`.
+
 The same helpers are importable for use outside pytest: :func:`isolated_plugin_manager`,
 :func:`tiny_dataset`, :func:`assert_contract`. This module imports nothing heavy at import
 time: pytest loads it in every session of an environment where ``core`` is installed.
@@ -132,7 +136,54 @@ def assert_contract(*plugins: PluginRef, data=None, **kwargs):
     return reports[0] if len(reports) == 1 else reports
 
 
+# ----------------------------------------------------------------------------- the real CLI
+TINY_RUN_ARGS = ["--epochs", "2", "--dim", "16", "--batch-size", "16", "--set", "k=2",
+                 "--set", "candidates_per_slot=2", "--no-progress"]
+
+
+def run_cli(*args, env: Optional[dict] = None, cwd=None, timeout: float = 900):
+    """Run the real ``core`` command (``python -m core.cli ARGS``) in a subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "core.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+def assert_ok(result):
+    """The command exited 0 (else the tail of its output is shown)."""
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result
+
+
+def assert_user_error(result, *needles: str) -> str:
+    """The command failed as a user error: exit 2, one line, no traceback, naming each needle."""
+    assert result.returncode == 2, result.stdout[-1000:] + result.stderr[-3000:]
+    err = result.stderr.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def only_run_dir(out):
+    """The single run folder a command made under ``out``."""
+    from pathlib import Path
+
+    dirs = [p for p in Path(out).iterdir() if p.is_dir()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
 # ----------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def core_command():
+    """Factory: ``core_command(*args, env=None, cwd=None, timeout=900)`` -> CompletedProcess."""
+    return run_cli
+
+
+
 @pytest.fixture
 def core_plugin_manager():
     """Factory: ``core_plugin_manager(*plugins, builtins=True)`` -> isolated PluginManager."""

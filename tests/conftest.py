@@ -1,10 +1,9 @@
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from core.testing import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,14 +18,6 @@ def make_dist(root: Path, name: str, module_source: str, ep_name: str | None = N
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: core-{name}\nVersion: 0.0.1\n")
     (info / "entry_points.txt").write_text(f"[core]\n{ep_name} = {mod}\n")
     return root
-
-
-def run_cli(*args, env=None, cwd=None, timeout=900):
-    """Run the real `core` console entry point in a subprocess."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "core.cli", *map(str, args)], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture

@@ -198,3 +198,13 @@ def test_core_check_ecg_passes(capsys):
     for line in ("dataset      ecg/ecg5000", "encoder      ecg/cnn", "projector    ecg/conv1d", "recipe       ecg/default"):
         assert f"ok    {line}" in out, out
     assert "checks passed" in out
+
+
+def test_cli_helpers_of_the_test_kit(core_command, tmp_path):
+    from core.testing import assert_ok, assert_user_error
+
+    assert "core/lfr" in assert_ok(core_command("list", "objectives")).stdout
+    err = assert_user_error(core_command("run", "--plugin", "no_such_plugin"), "no_such_plugin")
+    assert err.startswith("error: unknown plugin")
+    with pytest.raises(AssertionError):
+        assert_ok(core_command("run", "--plugin", "no_such_plugin"))

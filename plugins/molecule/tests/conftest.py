@@ -1,14 +1,11 @@
 """Fixtures writing small molecule corpora in the real formats (writers in core_molecule.synthetic)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 
+from core.testing import run_cli as core_run_cli
 from core_molecule.synthetic import molecule_table, write_csv, write_sdf
 
 torch.set_num_threads(1)  # tiny models: threads only contend
@@ -37,9 +34,7 @@ def sdf_file(tmp_path, rows):
 
 def run_cli(*args, timeout=600):
     """The real `core` console entry point in a subprocess (one torch thread)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "core.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    return core_run_cli(*args, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, timeout=timeout)
 
 
 @pytest.fixture

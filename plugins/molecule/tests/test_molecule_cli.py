@@ -8,41 +8,19 @@ import pandas as pd
 import yaml
 
 from core_molecule.synthetic import molecule_table, write_csv, write_sdf
-
-TINY = ["--epochs", "2", "--dim", "16", "--batch-size", "16", "--set", "k=2", "--set", "candidates_per_slot=2",
-        "--no-progress"]
-
-
-def _run_dir(out):
-    dirs = [p for p in out.iterdir() if p.is_dir()]
-    assert len(dirs) == 1, dirs
-    return dirs[0]
-
-
-def _ok(result):
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return result
-
-
-def _user_error(result, *needles):
-    assert result.returncode == 2, result.stdout[-1000:] + result.stderr[-3000:]
-    err = result.stderr.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, err
-    return err
+from core.testing import TINY_RUN_ARGS as TINY, assert_ok, assert_user_error, only_run_dir
 
 
 def test_csv_with_flags_skip_mode_then_embed(cli, tmp_path, rng):
     rows = molecule_table(60, rng, bad=(4, 33))
     data = write_csv(tmp_path / "mols.csv", rows, columns=["compound_id", "SMILES", "logS", "tox_a"])
-    _user_error(cli("run", "--plugin", "molecule", "--data", data, "--smiles-col", "SMILES", "--target-col", "logS",
+    assert_user_error(cli("run", "--plugin", "molecule", "--data", data, "--smiles-col", "SMILES", "--target-col", "logS",
                     *TINY), "mols.csv:6", "C1CC(")
     out = tmp_path / "runs"
-    res = _ok(cli("run", "--plugin", "molecule", "--data", data, "--smiles-col", "SMILES", "--target-col", "logS",
+    res = assert_ok(cli("run", "--plugin", "molecule", "--data", data, "--smiles-col", "SMILES", "--target-col", "logS",
                   "--on-bad-record", "skip", "--out", out, *TINY))
     assert "pretrained encoder" in res.stdout and "random-init encoder" in res.stdout and "raw features" in res.stdout
-    run = _run_dir(out)
+    run = only_run_dir(out)
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["dataset"] == "molecule/file" and cfg["encoder"] == "molecule/gin"
     assert cfg["data_options"] == {"smiles_col": "SMILES", "target_col": "logS"}
@@ -58,7 +36,7 @@ def test_csv_with_flags_skip_mode_then_embed(cli, tmp_path, rng):
 
     # embed: one row per input molecule, in input order, the failed ones with NaN and a reason
     target = tmp_path / "emb.parquet"
-    res = _ok(cli("embed", run, "--data", data, "--out", target))
+    res = assert_ok(cli("embed", run, "--data", data, "--out", target))
     assert "wrote 60 embeddings" in res.stdout
     frame = pd.read_parquet(target)
     assert list(frame["id"]) == [r["compound_id"] for r in rows]
@@ -70,11 +48,11 @@ def test_csv_with_flags_skip_mode_then_embed(cli, tmp_path, rng):
     assert frame.loc[0, "smiles"] and frame.loc[0, "reason"] == ""
     # a new file without labels embeds with --target-col none; npy + ids.csv carry the same rows
     unlabelled = write_csv(tmp_path / "new.csv", rows[:10], columns=["compound_id", "SMILES"])
-    _ok(cli("embed", run, "--data", unlabelled, "--out", tmp_path / "new.npy", "--target-col", "none"))
+    assert_ok(cli("embed", run, "--data", unlabelled, "--out", tmp_path / "new.npy", "--target-col", "none"))
     ids = pd.read_csv(tmp_path / "new.ids.csv")
     assert list(ids["id"]) == [r["compound_id"] for r in rows[:10]] and ids.loc[4, "split"] == "failed"
     assert np.load(tmp_path / "new.npy").shape == (10, 16)
-    _user_error(cli("embed", run, "--data", unlabelled, "--out", tmp_path / "e.npz", "--target-col", "none",
+    assert_user_error(cli("embed", run, "--data", unlabelled, "--out", tmp_path / "e.npz", "--target-col", "none",
                     "--on-bad-record", "error"), "new.csv:6")
 
 
@@ -82,9 +60,9 @@ def test_sdf_run_and_reader_flag_errors(cli, tmp_path, rng):
     rows = molecule_table(48, rng)
     sdf = write_sdf(tmp_path / "mols.sdf", rows, props=("logS", "soluble"))
     out = tmp_path / "runs"
-    _ok(cli("run", "--plugin", "molecule", "--data", sdf, "--target-col", "soluble", "--encoder",
+    assert_ok(cli("run", "--plugin", "molecule", "--data", sdf, "--target-col", "soluble", "--encoder",
             "molecule/fp_mlp", "--projector", "molecule/fingerprint", "--out", out, *TINY))
-    run = _run_dir(out)
+    run = only_run_dir(out)
     card = json.loads((run / "card.json").read_text())
     assert card["task"]["kind"] == "binary" and card["encoder"] == "molecule/fp_mlp"
     metrics = json.loads((run / "metrics.json").read_text())
@@ -92,19 +70,19 @@ def test_sdf_run_and_reader_flag_errors(cli, tmp_path, rng):
     # the acceptance form: an SDF with one numeric property needs no flag at all
     plain = write_sdf(tmp_path / "plain.sdf", rows, props=("logS",))
     out = tmp_path / "plain-runs"
-    _ok(cli("run", "--plugin", "molecule", "--data", plain, "--out", out, *TINY))
-    metrics = json.loads((_run_dir(out) / "metrics.json").read_text())
+    assert_ok(cli("run", "--plugin", "molecule", "--data", plain, "--out", out, *TINY))
+    metrics = json.loads((only_run_dir(out) / "metrics.json").read_text())
     assert metrics["primary_metric"] == "r2" and "targets logS" in metrics["dataset"]["source"]
-    _user_error(cli("run", "--plugin", "molecule", "--data", sdf, "--target-col", "logS", "--smiles-colum", "x",
+    assert_user_error(cli("run", "--plugin", "molecule", "--data", sdf, "--target-col", "logS", "--smiles-colum", "x",
                     *TINY), "smiles_colum")
 
 
 def test_default_recipe_on_the_embedded_set_one_epoch(cli, tmp_path):
     out = tmp_path / "runs"
-    res = _ok(cli("run", "--plugin", "molecule", "--epochs", "1", "--set", "candidates_per_slot=2", "--out", out,
+    res = assert_ok(cli("run", "--plugin", "molecule", "--epochs", "1", "--set", "candidates_per_slot=2", "--out", out,
                   "--no-progress"))
     assert "raw features" in res.stdout
-    run = _run_dir(out)
+    run = only_run_dir(out)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["dataset"]["sizes"]["test"] == 128 and metrics["primary_metric"] == "r2"
     assert "split scaffold" in metrics["dataset"]["source"]
