@@ -29,3 +29,14 @@ def cli():
 def fake_dist():
     """``fake_dist(root, name, module_source)`` writes an installed-looking plugin distribution."""
     return make_dist
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one thread is faster, and spinning threads stall on shared CPUs."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -28,15 +28,7 @@ SPECS = {
 ENCODERS = {"vector": build_mlp, "sequence": build_conv, "image": build_conv, "tokens": build_tokens}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and spinning threads stall on shared CPUs."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(spec, n=24, seed=0, y=None):

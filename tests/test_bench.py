@@ -9,22 +9,14 @@ import pytest
 from core import bench
 from core.config import RunConfig
 from core.errors import UserError
+import core_ecg.synthetic as ECG
 from core.plugins import get_plugin_manager
 from core.specs import InputSpec
 
-ECG = pytest.importorskip("core_ecg.synthetic")
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster, and spinning threads stall on shared CPUs."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
