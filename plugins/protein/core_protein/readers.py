@@ -1,0 +1,265 @@
+"""Read protein corpora with Biopython into :class:`Record` rows (no residue checks yet).
+
+Formats, by file name (``.gz`` allowed except for structures):
+
+* FASTA, plain or aligned: ``.fasta .fa .faa .fas .mfa .afa .afasta .seq`` (``Bio.SeqIO`` ``fasta``);
+* Stockholm: ``.sto .stk .sth .stockholm`` (``Bio.AlignIO``; several alignments per file allowed);
+  the family of each alignment is its ``#=GF ID`` line, else the file name;
+* UniProt / Swiss-Prot flat files: ``.dat .swiss .sp .uniprot .txt`` (``Bio.SeqIO`` ``swiss``);
+* structures: ``.pdb .ent`` (``Bio.PDB.PDBParser``) and ``.cif .mmcif`` (``Bio.PDB.MMCIFParser``):
+  one record per protein chain of the first model, its sequence from the residues (standard,
+  modified residues mapped to their parent, e.g. MSE -> M; unknown amino acids -> X; water,
+  ligands and nucleotides left out) and its Cα coordinates (NaN where a residue has no CA).
+
+``--data`` is a file or a folder. A folder is read with its sub-folders one level deep; when
+the sequence files sit in sub-folders, each sub-folder's name is the class of its records
+(ImageFolder style). A single ``.csv``/``.tsv`` in the folder is taken as the labels file.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from core.errors import UserError
+
+FASTA = (".fasta", ".fa", ".faa", ".fas", ".mfa", ".afa", ".afasta", ".seq")
+STOCKHOLM = (".sto", ".stk", ".sth", ".stockholm")
+SWISS = (".dat", ".swiss", ".sp", ".uniprot", ".txt")
+PDB = (".pdb", ".ent")
+MMCIF = (".cif", ".mmcif")
+TABLES = (".csv", ".tsv")
+SEQUENCE_SUFFIXES = FASTA + STOCKHOLM + SWISS + PDB + MMCIF
+HINT = ("pass --data a FASTA, Stockholm, UniProt (.dat) or PDB/mmCIF file, or a folder of them "
+        "(see `core list datasets`)")
+
+
+@dataclass
+class Record:
+    """One sequence as read: ``id``, raw ``sequence``, where it came from, optional label/coords."""
+
+    id: str
+    sequence: str
+    where: str  # "file:record" for messages
+    description: str = ""
+    family: Optional[str] = None  # Stockholm #=GF ID / file / sub-folder class
+    coords: Optional[np.ndarray] = None  # (n, 3) Cα coordinates for structures
+    annotations: Optional[dict] = None  # UniProt annotations (organism, taxonomy, keywords, ...)
+
+
+def suffix_of(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return Path(name).suffix
+
+
+def _open_text(path: Path):
+    try:
+        if path.name.lower().endswith(".gz"):
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+        return open(path, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot open ({e.strerror or e}); check permissions") from None
+
+
+def _read_text(path: Path) -> str:
+    with _open_text(path) as f:
+        try:
+            return f.read()
+        except (UnicodeDecodeError, OSError, EOFError) as e:
+            raise UserError(f"{path}: cannot read as UTF-8 text ({type(e).__name__}); {HINT}") from None
+
+
+def find_files(path) -> tuple[list[tuple[Path, Optional[str]]], Optional[Path]]:
+    """``([(file, class from sub-folder or None)], labels table or None)`` for ``--data path``."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder; {HINT}")
+    if path.is_file():
+        if suffix_of(path) not in SEQUENCE_SUFFIXES:
+            raise UserError(f"{path}: unknown file type '{suffix_of(path) or path.name}'; {HINT}")
+        return [(path, None)], None
+    files = [(p, None) for p in sorted(path.iterdir()) if p.is_file() and suffix_of(p) in SEQUENCE_SUFFIXES]
+    for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files += [(p, sub.name) for p in sorted(sub.iterdir()) if p.is_file() and suffix_of(p) in SEQUENCE_SUFFIXES]
+    if not files:
+        raise UserError(f"{path}: no sequence or structure file in this folder or its sub-folders; {HINT}")
+    tables = [p for p in sorted(path.iterdir()) if p.is_file() and suffix_of(p) in TABLES]
+    if len(tables) > 1:
+        raise UserError(f"{path}: holds several label tables ({', '.join(p.name for p in tables)}); "
+                        f"pass --labels FILE")
+    return files, (tables[0] if tables else None)
+
+
+def read_file(path: Path) -> list[Record]:
+    kind = suffix_of(path)
+    if kind in FASTA:
+        return read_fasta(path)
+    if kind in STOCKHOLM:
+        return read_stockholm(path)
+    if kind in SWISS:
+        return read_swiss(path)
+    return read_structure(path)
+
+
+def _stem(path: Path) -> str:
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    return Path(name).stem
+
+
+def read_fasta(path: Path) -> list[Record]:
+    from Bio import SeqIO
+
+    text = _read_text(path)
+    if text.strip() and not text.lstrip().startswith(">"):
+        raise UserError(f"{path}:1: not FASTA (the first line must start with '>'); {HINT}")
+    try:
+        return [Record(r.id, str(r.seq), f"{path}:{r.id}", r.description)
+                for r in SeqIO.parse(io.StringIO(text), "fasta")]
+    except ValueError as e:
+        raise UserError(f"{path}: cannot parse as FASTA ({e})") from None
+
+
+_GF_ID = re.compile(r"^#=GF\s+ID\s+(\S+)")
+
+
+def read_stockholm(path: Path) -> list[Record]:
+    """Every alignment of a Stockholm file; gaps are removed later (``alphabet.clean``)."""
+    from Bio import AlignIO
+
+    text = _read_text(path)
+    families, current = [], None
+    for line in text.splitlines():  # Bio.AlignIO does not expose #=GF ID: read it per block
+        m = _GF_ID.match(line)
+        if m:
+            current = m.group(1)
+        elif line.strip() == "//":
+            families.append(current or _stem(path))
+            current = None
+    try:
+        alignments = list(AlignIO.parse(io.StringIO(text), "stockholm"))
+    except ValueError as e:
+        raise UserError(f"{path}: cannot parse as Stockholm ({e})") from None
+    if not alignments:
+        raise UserError(f"{path}: no Stockholm alignment found ('# STOCKHOLM 1.0' ... '//'); {HINT}")
+    out = []
+    for a, alignment in enumerate(alignments):
+        family = families[a] if a < len(families) else _stem(path)
+        out += [Record(r.id, str(r.seq), f"{path}:{r.id}", r.description, family=family) for r in alignment]
+    return out
+
+
+def read_swiss(path: Path) -> list[Record]:
+    from Bio import SeqIO
+
+    try:
+        with _open_text(path) as f:
+            records = list(SeqIO.parse(f, "swiss"))
+    except (ValueError, AssertionError) as e:
+        raise UserError(f"{path}: cannot parse as a UniProt/Swiss-Prot flat file ({e}); {HINT}") from None
+    return [Record(r.id, str(r.seq), f"{path}:{r.id}", r.description, annotations=dict(r.annotations))
+            for r in records]
+
+
+def residue_letter(name: str) -> Optional[str]:
+    """One-letter code of a residue name, or None when it is not an amino acid."""
+    from Bio.Data import PDBData
+    from Bio.PDB.Polypeptide import is_aa
+    from Bio.SeqUtils import seq1
+
+    name = name.strip().upper()
+    if is_aa(name, standard=True) or name in ("SEC", "PYL", "ASX", "GLX", "XLE"):
+        return seq1(name, custom_map={"XLE": "J"})
+    if name in PDBData.protein_letters_3to1_extended:
+        return PDBData.protein_letters_3to1_extended[name]
+    if name == "UNK" or is_aa(name, standard=False):
+        return "X"
+    return None
+
+
+def read_structure(path: Path) -> list[Record]:
+    """One record per protein chain of the first model: sequence + Cα coordinates."""
+    import warnings
+
+    from Bio.PDB import MMCIFParser, PDBParser
+    from Bio.PDB.PDBExceptions import PDBConstructionWarning
+
+    if path.name.lower().endswith(".gz"):
+        raise UserError(f"{path}: gunzip structure files first (PDB/mmCIF are read uncompressed)")
+    parser = MMCIFParser(QUIET=True) if suffix_of(path) in MMCIF else PDBParser(QUIET=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PDBConstructionWarning)
+            structure = parser.get_structure(_stem(path), str(path))
+    except Exception as e:  # Bio.PDB raises many kinds on malformed files
+        raise UserError(f"{path}: cannot parse the structure ({type(e).__name__}: {e}); {HINT}") from None
+    models = list(structure)
+    if not models:
+        raise UserError(f"{path}: the structure has no model (no ATOM records); {HINT}")
+    out = []
+    for chain in models[0]:
+        letters, coords = [], []
+        for residue in chain:
+            letter = residue_letter(residue.get_resname())
+            if letter is None:
+                continue
+            letters.append(letter)
+            coords.append(residue["CA"].coord if "CA" in residue else (np.nan, np.nan, np.nan))
+        if letters:
+            rid = f"{_stem(path)}:{chain.id}"
+            out.append(Record(rid, "".join(letters), f"{path}:chain {chain.id}",
+                              coords=np.asarray(coords, dtype=np.float32)))
+    if not out:
+        raise UserError(f"{path}: no protein chain (no amino-acid residues); {HINT}")
+    return out
+
+
+def read_labels(path: Path, id_col: Optional[str], label_col: Optional[str]) -> tuple[dict, str]:
+    """``({id: label text}, label column)`` from a CSV/TSV with a header row."""
+    import csv
+
+    text = _read_text(path)
+    delimiter = "\t" if suffix_of(path) == ".tsv" else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise UserError(f"{path}: the labels table needs a header row and at least one row")
+    header = [h.strip() for h in rows[0]]
+    lower = {h.lower(): h for h in header}
+
+    def pick(name, what, flag):
+        if name in header:
+            return name
+        if name and name.lower() in lower:
+            return lower[name.lower()]
+        raise UserError(f"{path}: no {what} column '{name}'; it has {', '.join(header)} (pass {flag} NAME)")
+
+    if id_col:
+        id_col = pick(id_col, "id", "--id-col")
+    else:
+        id_col = next((lower[n] for n in ("id", "accession", "name", "sequence_id", "protein", "entry", "record")
+                       if n in lower), header[0])
+    if label_col:
+        label_col = pick(label_col, "label", "--label-col")
+    else:
+        rest = [h for h in header if h != id_col and h.lower() not in ("sequence", "seq", "split")]
+        if len(rest) != 1:
+            raise UserError(f"{path}: cannot tell the label column among {', '.join(rest) or 'none'}; "
+                            f"pass --label-col NAME")
+        label_col = rest[0]
+    i, j = header.index(id_col), header.index(label_col)
+    labels = {}
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise UserError(f"{path}:{n}: has {len(row)} fields but the header has {len(header)}; fix the row")
+        key = row[i].strip()
+        if key in labels:
+            raise UserError(f"{path}:{n}: id '{key}' appears twice; keep one row per id")
+        labels[key] = row[j].strip()
+    return labels, label_col

@@ -1,0 +1,19 @@
+"""Fixtures of the protein plugin's tests (writers live in core_protein.synthetic)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.testing import run_cli as core_run_cli
+
+torch.set_num_threads(1)  # tiny models: threads only contend
+
+
+def run_cli(*args, timeout=600):
+    """The real `core` console entry point in a subprocess (one torch thread)."""
+    return core_run_cli(*args, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

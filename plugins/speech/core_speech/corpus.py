@@ -1,0 +1,197 @@
+"""Corpus layouts: which clips, with which label, speaker and split (no audio is read here).
+
+* **manifest**: a CSV/TSV file (or a folder holding ``manifest.csv``/``.tsv``, or exactly one
+  CSV/TSV) with a path column (relative to the manifest's folder, or absolute), optional label,
+  speaker and ``split`` (train/val/test) columns; other columns are ignored.
+* **folders** (Speech-Commands style): ``root/<class>/<clip>``; the sub-folder names are the
+  labels, folders starting with ``_`` or ``.`` (``_background_noise_``) are ignored. Speakers come
+  from the file names through ``speaker_regex`` (default ``<speaker>_nohash_<n>``, used only when
+  every file matches it).
+* **plain**: a folder of clips (searched recursively) or one clip, no labels: for unlabelled
+  pretraining (``--option unlabelled=PATH``) and for ``core embed``.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from core.errors import UserError
+from core_speech.audio import AUDIO_SUFFIXES
+from core_speech.options import Options
+
+PATH_NAMES = ("path", "file", "filename", "file_name", "filepath", "file_path", "audio", "audio_path", "wav",
+              "clip", "utterance")
+LABEL_NAMES = ("label", "class", "word", "keyword", "digit", "target", "category")
+SPEAKER_NAMES = ("speaker", "speaker_id", "spk", "spk_id", "client_id", "voice", "talker")
+SPLIT_VALUES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                "dev": "val", "test": "test", "testing": "test", "eval": "test"}
+SPEECH_COMMANDS = r"^(.+?)_nohash_"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One clip of a corpus: ``where`` names it in messages (``file`` or ``manifest:line``)."""
+
+    path: Path
+    where: str
+    id: str
+    label: Optional[str] = None
+    speaker: Optional[str] = None
+    split: Optional[str] = None
+
+
+@dataclass
+class Corpus:
+    entries: list
+    layout: str
+    source: str
+    has_labels: bool
+    has_speakers: bool
+
+
+def _audio_files(folder: Path) -> list:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _find_manifest(folder: Path) -> Optional[Path]:
+    for name in ("manifest.csv", "manifest.tsv"):
+        if (folder / name).is_file():
+            return folder / name
+    tables = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".tsv"))
+    return tables[0] if len(tables) == 1 else None
+
+
+def _class_folders(folder: Path) -> list:
+    return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))
+                  and any(p.suffix.lower() in AUDIO_SUFFIXES for p in d.rglob("*") if p.is_file()))
+
+
+def detect_layout(root: Path, opts: Options) -> str:
+    if opts.layout != "auto":
+        return opts.layout
+    if root.is_file():
+        if root.suffix.lower() in (".csv", ".tsv", ".txt"):
+            return "manifest"
+        if root.suffix.lower() in AUDIO_SUFFIXES:
+            return "plain"
+        raise UserError(f"{root}: not a manifest (.csv/.tsv) or an audio file ({', '.join(AUDIO_SUFFIXES)}); "
+                        f"pass a folder, a manifest or a clip")
+    if _find_manifest(root):
+        return "manifest"
+    if _class_folders(root):
+        return "folders"
+    if _audio_files(root):
+        return "plain"
+    raise UserError(f"{root}: found no audio ({', '.join(AUDIO_SUFFIXES)}) and no manifest; point --data at "
+                    f"class sub-folders, a manifest (path,label[,speaker]) or a folder of clips")
+
+
+def read_corpus(root, opts: Options) -> Corpus:
+    """The clips at ``root`` with their labels/speakers/splits, in a stable order."""
+    root = Path(root)
+    if not root.exists():
+        raise UserError(f"{root}: no such file or folder; check the path")
+    layout = detect_layout(root, opts)
+    if layout == "manifest":
+        return read_manifest(root if root.is_file() else _manifest_in(root), opts)
+    if layout == "folders":
+        return read_class_folders(root, opts)
+    return read_plain(root)
+
+
+def _manifest_in(folder: Path) -> Path:
+    found = _find_manifest(folder)
+    if found is None:
+        raise UserError(f"{folder}: layout=manifest but no manifest.csv/.tsv (or single CSV/TSV) in it; "
+                        f"pass the manifest file itself")
+    return found
+
+
+def _column(columns, wanted: Optional[str], names, what: str, flag: str, path: Path, required: bool) -> Optional[str]:
+    lower = {c.strip().lower(): c for c in columns}
+    if wanted:
+        if wanted.lower() in lower:
+            return lower[wanted.lower()]
+        raise UserError(f"{path}: no {what} column '{wanted}'; it has {', '.join(columns)} (pass {flag} NAME)")
+    for n in names:
+        if n in lower:
+            return lower[n]
+    if required:
+        raise UserError(f"{path}: found no {what} column among {', '.join(columns)}; pass {flag} NAME")
+    return None
+
+
+def read_manifest(path: Path, opts: Options) -> Corpus:
+    text = path.read_text(encoding="utf-8-sig")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in text.split("\n", 1)[0]) else ","
+    rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
+    rows = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    if not rows:
+        raise UserError(f"{path}: the manifest is empty; write a header (path,label[,speaker]) and one row per clip")
+    header = [c.strip() for c in rows[0][1]]
+    path_col = _column(header, opts.path_col, PATH_NAMES, "path", "--path-col", path, True)
+    label_col = _column(header, opts.label_col, LABEL_NAMES, "label", "--label-col", path, False)
+    speaker_col = _column(header, opts.speaker_col, SPEAKER_NAMES, "speaker", "--speaker-col", path, False)
+    split_col = _column(header, None, ("split", "subset", "fold"), "split", "", path, False)
+    index = {c: header.index(c) for c in header}
+    entries = []
+    for line, row in rows[1:]:
+        where = f"{path}:{line}"
+        if len(row) != len(header):
+            raise UserError(f"{where}: {len(row)} fields but the header has {len(header)}; fix the row")
+        get = lambda col: row[index[col]].strip() if col else None  # noqa: E731
+        rel = get(path_col)
+        if not rel:
+            raise UserError(f"{where}: empty '{path_col}'; give the clip's path")
+        clip = Path(rel) if Path(rel).is_absolute() else path.parent / rel
+        split = None
+        if split_col and get(split_col):
+            split = SPLIT_VALUES.get(get(split_col).lower())
+            if split is None:
+                raise UserError(f"{where}: split '{get(split_col)}' is not train, val or test")
+        entries.append(Entry(clip, f"{clip} ({where})", rel, get(label_col) or None if label_col else None,
+                             get(speaker_col) or None if speaker_col else None, split))
+    _unique(entries, path)
+    return Corpus(entries, "manifest", f"{path} (manifest: path '{path_col}', label '{label_col}', "
+                                       f"speaker '{speaker_col}')", label_col is not None, speaker_col is not None)
+
+
+def read_class_folders(root: Path, opts: Options) -> Corpus:
+    folders = _class_folders(root)
+    if not folders:
+        raise UserError(f"{root}: layout=folders but no sub-folder holds audio; put clips in root/<class>/")
+    pairs = [(d.name, p) for d in folders for p in _audio_files(d)]
+    pattern = re.compile(opts.speaker_regex or SPEECH_COMMANDS)
+    matches = [pattern.search(p.name) for _, p in pairs]
+    if opts.speaker_regex:
+        bad = next((p for (_, p), m in zip(pairs, matches) if not (m and m.groups())), None)
+        if bad is not None:
+            raise UserError(f"{bad}: the file name does not match speaker_regex {opts.speaker_regex!r} (its first "
+                            f"group is the speaker); fix the regex or the name")
+    use = all(m and m.groups() for m in matches)
+    entries = [Entry(p, str(p), str(p.relative_to(root)), label, m.group(1) if use else None)
+               for (label, p), m in zip(pairs, matches)]
+    return Corpus(entries, "folders", f"{root} (class folders: {len(folders)} classes"
+                                      f"{', speakers from file names' if use else ''})", True, use)
+
+
+def read_plain(root: Path) -> Corpus:
+    files = [root] if root.is_file() else _audio_files(root)
+    if not files:
+        raise UserError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in it")
+    base = root.parent if root.is_file() else root
+    entries = [Entry(p, str(p), str(p.relative_to(base))) for p in files]
+    return Corpus(entries, "plain", f"{root} (plain folder, unlabelled)", False, False)
+
+
+def _unique(entries, path) -> None:
+    seen = {}
+    for e in entries:
+        if e.id in seen:
+            raise UserError(f"{path}: the clip '{e.id}' is listed twice ({seen[e.id]} and {e.where}); "
+                            f"list each clip once")
+        seen[e.id] = e.where
