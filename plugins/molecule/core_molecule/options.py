@@ -1,10 +1,12 @@
 """Reader options: ``--smiles-col smiles`` (reader flags) or ``--option smiles_col=smiles``."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Mapping, Optional
 
 from core.errors import UserError
+from core.options import boolean, choice, fraction, integer, items
+from core.options import parse_options as reader_options
 
 TASKS = ("auto", "regression", "binary", "multilabel", "multiclass")
 SPLITS = ("scaffold", "random", "column")
@@ -53,84 +55,22 @@ class Options:
 NAMES = tuple(f.name for f in fields(Options) if f.name != "no_targets")
 EMBEDDED = ("split", "val_fraction", "test_fraction", "split_seed", "canonical", "strip_salts", "largest_fragment",
             "fp_radius", "fp_size", "fp_counts", "max_tokens")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def _bool(key, value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise UserError(f"option {key}={value!r} must be true or false, e.g. {_flag(key)} true")
-
-
-def _int(key, value, low: int) -> int:
-    try:
-        out = int(float(value))
-        if float(value) != out:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise UserError(f"option {key}={value!r} is not an integer; pass e.g. {_flag(key)} {max(low, 2)}") from None
-    if out < low:
-        raise UserError(f"option {key}={value!r} must be >= {low}")
-    return out
-
-
-def _fraction(key, value) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"option {key}={value!r} is not a number; pass e.g. {_flag(key)} 0.1") from None
-    if not 0 <= out < 1:
-        raise UserError(f"option {key}={value!r} must be in [0, 1)")
-    return out
+RULES = {
+    "split": choice(*SPLITS), "val_fraction": fraction(), "test_fraction": fraction(), "split_seed": integer(0),
+    "task": choice(*TASKS), "canonical": boolean(), "strip_salts": boolean(), "largest_fragment": boolean(),
+    "fp_counts": boolean(), "fp_radius": integer(0), "fp_size": integer(1), "max_tokens": integer(1),
+    "target_col": items("logS"),  # a,b,c: multitask; none/null: no labels
+    "sep": lambda key, value: str(value),
+}
 
 
 def parse_options(options: Optional[Mapping], allowed=NAMES, dataset: str = "molecule/file") -> Options:
     """Check ``options`` (strings from the CLI, typed values from a config file)."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise UserError(f"{dataset} has no option '{unknown[0]}'; it takes: {', '.join(allowed)}")
-    out = {}
-    for key, value in options.items():
-        if value is None or (isinstance(value, str) and value == ""):
-            continue
-        if key == "target_col":
-            items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
-            items = tuple(i.strip() for i in items if i.strip())
-            if [i.lower() for i in items] in (["none"], ["null"]):
-                out["no_targets"] = True
-            elif items:
-                out[key] = items
-        elif key in ("smiles_col", "id_col", "split_col", "sep"):
-            out[key] = str(value) if key == "sep" else str(value).strip()
-        elif key == "split":
-            if str(value) not in SPLITS:
-                raise UserError(f"option split={value!r} must be one of {', '.join(SPLITS)}")
-            out[key] = str(value)
-        elif key in ("val_fraction", "test_fraction"):
-            out[key] = _fraction(key, value)
-        elif key == "split_seed":
-            out[key] = _int(key, value, 0)
-        elif key == "task":
-            if str(value) not in TASKS:
-                raise UserError(f"option task={value!r} must be one of {', '.join(TASKS)}")
-            out[key] = str(value)
-        elif key in ("canonical", "strip_salts", "largest_fragment", "fp_counts"):
-            out[key] = _bool(key, value)
-        elif key == "fp_radius":
-            out[key] = _int(key, value, 0)
-        elif key in ("fp_size", "max_tokens"):
-            out[key] = _int(key, value, 1)
-    opts = Options(**out)
+    opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
+    if opts.target_col and [c.lower() for c in opts.target_col] in (["none"], ["null"]):
+        opts = replace(opts, target_col=None, no_targets=True)
     if opts.val_fraction + opts.test_fraction >= 1:
         raise UserError(f"val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} leaves no "
                         f"training molecules; make them smaller")

@@ -1,11 +1,12 @@
 """Reader options (``--tile-size 64`` or ``--option tile_size=64``), parsed and checked once."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from typing import Mapping, Optional
 
 from core.errors import UserError
+from core.options import choice, fraction, integer, number, regex
+from core.options import parse_options as reader_options
 
 TASKS = ("auto", "multiclass", "binary", "regression")
 
@@ -50,62 +51,17 @@ class Options:
 
 
 NAMES = tuple(f.name for f in fields(Options))
-_INTS = {"tile_size": 8, "level": 0, "thumbnail_size": 64, "split_seed": 0, "block_tiles": 1}
-_FLOATS = {"mpp": (0, None), "magnification": (0, None), "overlap": (0, 1), "min_tissue": (0, 1),
-           "val_fraction": (0, 1), "test_fraction": (0, 1)}
-
-
-def _int(key, value, low):
-    try:
-        out = int(float(value))
-        if float(value) != out:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise UserError(f"option {key}={value!r} is not an integer; pass e.g. --option {key}={max(low, 1)}") from None
-    if out < low:
-        raise UserError(f"option {key}={value!r} must be >= {low}")
-    return out
-
-
-def _float(key, value, low, high):
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"option {key}={value!r} is not a number") from None
-    closed_low = key in ("overlap", "min_tissue")
-    if (out < low if closed_low else out <= low) or (high is not None and out >= high and key != "min_tissue") \
-            or (key == "min_tissue" and out > 1):
-        raise UserError(f"option {key}={value!r} is out of range ({'[' if closed_low else '('}{low}, {high or 'inf'}))")
-    return out
+RULES = {
+    "tile_size": integer(8), "level": integer(0), "thumbnail_size": integer(64), "split_seed": integer(0),
+    "block_tiles": integer(1), "mpp": number(0, low_open=True), "magnification": number(0, low_open=True),
+    "overlap": fraction(), "min_tissue": number(0, 1), "val_fraction": number(0, 1, low_open=True, high_open=True),
+    "test_fraction": number(0, 1, low_open=True, high_open=True), "task": choice(*TASKS), "slide_pattern": regex(),
+}
 
 
 def parse_options(options: Optional[Mapping], allowed=NAMES, dataset: str = "pathology/files") -> Options:
     """Check ``options`` (strings from the CLI or typed values from a config file)."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise UserError(f"{dataset} has no option '{unknown[0]}'; it takes: {', '.join(allowed)}")
-    out = {}
-    for key, value in options.items():
-        if value is None or value == "":
-            continue
-        if key in _INTS:
-            out[key] = _int(key, value, _INTS[key])
-        elif key in _FLOATS:
-            out[key] = _float(key, value, *_FLOATS[key])
-        elif key == "task":
-            if str(value) not in TASKS:
-                raise UserError(f"option task={value!r} must be one of {', '.join(TASKS)}")
-            out[key] = str(value)
-        elif key == "slide_pattern":
-            try:
-                re.compile(str(value))
-            except re.error as e:
-                raise UserError(f"option slide_pattern={value!r} is not a regular expression ({e})") from None
-            out[key] = str(value)
-        else:
-            out[key] = str(value)
-    opts = Options(**out)
+    opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
     if opts.val_fraction + opts.test_fraction >= 1:
         raise UserError(f"options val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} "
                         f"leave no training data; keep their sum below 1")

@@ -5,6 +5,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Mapping, Optional
 
 from core.errors import UserError
+from core.options import boolean, choice, fraction, integer, number, regex
+from core.options import parse_options as reader_options
 
 TASKS = ("auto", "binary", "multiclass", "regression")
 SPLITS = ("random", "cluster")
@@ -59,85 +61,17 @@ EMBEDDED_OPTIONS = ("split", "val_fraction", "test_fraction", "split_seed", "kme
                     "max_length", "long_policy", "pretrain_proteome", "pretrain_crop")
 
 
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def _bool(key, value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise UserError(f"option {key}={value!r} must be true or false, e.g. {_flag(key)} true")
-
-
-def _int(key, value, low: int) -> int:
-    try:
-        out = int(float(value))
-        if float(value) != out or out < low:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise UserError(f"option {key}={value!r} must be an integer >= {low}, e.g. {_flag(key)} {max(low, 3)}") from None
-    return out
-
-
-def _fraction(key, value, low=0.0, high=1.0) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        out = -1.0
-    if not low <= out < high:
-        raise UserError(f"option {key}={value!r} must be a number in [{low}, {high}), e.g. {_flag(key)} 0.1")
-    return out
-
-
-def _choice(key, value, allowed) -> str:
-    if str(value) not in allowed:
-        raise UserError(f"option {key}={value!r} must be one of {', '.join(allowed)}")
-    return str(value)
+RULES = {
+    "task": choice(*TASKS), "split": choice(*SPLITS), "long_policy": choice(*LONG_POLICIES),
+    "val_fraction": fraction(), "test_fraction": fraction(), "cluster_threshold": number(0.0, 1.0),
+    "split_seed": integer(0), "kmer": integer(1), "max_length": integer(8), "pretrain_crop": integer(8),
+    "pretrain_proteome": boolean(), "label_regex": regex(),
+}
 
 
 def parse_options(options: Optional[Mapping], dataset: str, allowed=FILE_OPTIONS) -> Options:
     """Validate reader options; an unknown or malformed one is a :class:`UserError` naming it."""
-    import re
-
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise UserError(f"{dataset} has no option '{unknown[0]}'; it takes: {', '.join(allowed)}")
-    out = {}
-    for key, value in options.items():
-        if value is None or (isinstance(value, str) and value == ""):
-            continue
-        if key in ("labels", "id_col", "label_col", "label_field", "label_regex"):
-            out[key] = str(value)
-        elif key == "task":
-            out[key] = _choice(key, value, TASKS)
-        elif key == "split":
-            out[key] = _choice(key, value, SPLITS)
-        elif key == "long_policy":
-            out[key] = _choice(key, value, LONG_POLICIES)
-        elif key in ("val_fraction", "test_fraction"):
-            out[key] = _fraction(key, value)
-        elif key == "cluster_threshold":
-            out[key] = _fraction(key, value, 0.0, 1.0000001)
-        elif key == "split_seed":
-            out[key] = _int(key, value, 0)
-        elif key == "kmer":
-            out[key] = _int(key, value, 1)
-        elif key in ("max_length", "pretrain_crop"):
-            out[key] = _int(key, value, 8)
-        elif key == "pretrain_proteome":
-            out[key] = _bool(key, value)
-    opts = Options(**out)
-    if opts.label_regex:
-        try:
-            re.compile(opts.label_regex)
-        except re.error as e:
-            raise UserError(f"option label_regex={opts.label_regex!r} is not a valid regular expression ({e})") from None
+    opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
     if opts.val_fraction + opts.test_fraction >= 1:
         raise UserError(f"val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} leaves no "
                         f"training sequences; make them smaller")

@@ -5,6 +5,8 @@ from dataclasses import dataclass, fields
 from typing import Mapping, Optional
 
 from core.errors import UserError
+from core.options import choice, integer, number, regex
+from core.options import parse_options as reader_options
 
 FEATURES = ("logmel", "mfcc")
 NORMALISE = ("utterance", "global", "none")
@@ -85,64 +87,18 @@ EMBEDDED = ("sample_rate", "max_seconds", "features", "n_mels", "n_mfcc", "win_m
             "normalise", "task", "unlabelled")
 
 
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def _number(key, value, low: float, integer: bool = False, high: float = float("inf")):
-    try:
-        out = float(value)
-        if integer:
-            if out != int(out):
-                raise ValueError
-            out = int(out)
-    except (TypeError, ValueError):
-        kind = "an integer" if integer else "a number"
-        raise UserError(f"option {key}={value!r} is not {kind}; pass e.g. {_flag(key)} {max(low, 1)}") from None
-    if not low <= out <= high:
-        raise UserError(f"option {key}={value!r} must lie in [{low}, {high}]")
-    return out
-
-
-def _choice(key, value, allowed):
-    if str(value) not in allowed:
-        raise UserError(f"option {key}={value!r} must be one of {', '.join(allowed)}")
-    return str(value)
+RULES = {
+    "sample_rate": integer(1000), "n_mels": integer(1), "n_mfcc": integer(1), "split_seed": integer(0),
+    "max_seconds": number(1e-3), "win_ms": number(1e-3), "hop_ms": number(1e-3), "f_min": number(0.0),
+    "f_max": number(0.0), "val_fraction": number(0.0, 0.9), "test_fraction": number(0.0, 0.9),
+    "features": choice(*FEATURES), "normalise": choice(*NORMALISE), "layout": choice(*LAYOUTS),
+    "task": choice(*TASKS), "split": choice(*SPLITS), "speaker_regex": regex(),
+}
 
 
 def parse_options(options: Optional[Mapping], allowed=NAMES, dataset: str = "speech/files") -> Options:
     """Check ``options`` (strings from the CLI, typed values from a config file)."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise UserError(f"{dataset} has no option '{unknown[0]}'; it takes: {', '.join(allowed)}")
-    out = {}
-    for key, value in options.items():
-        if value is None or (isinstance(value, str) and value == ""):
-            continue
-        if key in ("sample_rate", "n_mels", "n_mfcc"):
-            out[key] = _number(key, value, 1 if key != "sample_rate" else 1000, integer=True)
-        elif key == "split_seed":
-            out[key] = _number(key, value, 0, integer=True)
-        elif key in ("max_seconds", "win_ms", "hop_ms"):
-            out[key] = _number(key, value, 1e-3)
-        elif key in ("f_min", "f_max"):
-            out[key] = _number(key, value, 0.0)
-        elif key in ("val_fraction", "test_fraction"):
-            out[key] = _number(key, value, 0.0, high=0.9)
-        elif key == "features":
-            out[key] = _choice(key, value, FEATURES)
-        elif key == "normalise":
-            out[key] = _choice(key, value, NORMALISE)
-        elif key == "layout":
-            out[key] = _choice(key, value, LAYOUTS)
-        elif key == "task":
-            out[key] = _choice(key, value, TASKS)
-        elif key == "split":
-            out[key] = _choice(key, value, SPLITS)
-        else:  # column names, regex, path
-            out[key] = str(value).strip()
-    opts = Options(**out)
+    opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
     if opts.val_fraction + opts.test_fraction >= 1:
         raise UserError(f"val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} leaves no "
                         f"training clips; make them smaller")
