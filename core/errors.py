@@ -27,6 +27,32 @@ class BadRecord(UserError):
         super().__init__(msg)
 
 
+SKIP_FIX = "fix or remove it, or pass --on-bad-record skip to leave it out"
+
+
+class BadRecords:
+    """A corpus' bad records under ``--on-bad-record``: raise the first (``error``) or collect them (``skip``).
+
+    ``skipped`` holds ``(record, reason)`` pairs and ``failed`` one dict per record (``id``,
+    ``reason`` and any extra columns, e.g. ``input_index``), as :class:`core.specs.LoadedDataset`
+    takes them; ``core embed`` writes each failed record as a row with NaN embeddings.
+    """
+
+    def __init__(self, mode: str = "error"):
+        if mode not in ("error", "skip"):
+            raise UserError(f"on_bad_record must be 'error' or 'skip', got {mode!r}")
+        self.mode = mode
+        self.skipped: list[tuple[str, str]] = []
+        self.failed: list[dict] = []
+
+    def bad(self, where: str, reason: str, fix: str = SKIP_FIX, **columns) -> None:
+        """Record ``where`` (file, file:line or id) as unreadable for ``reason``; raises in ``error`` mode."""
+        if self.mode == "error":
+            raise BadRecord(where, reason, fix)
+        self.skipped.append((str(where), reason))
+        self.failed.append({"id": str(columns.pop("id", where)), "reason": reason, **columns})
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> UserError:
     """A ``UserError`` for an unknown registered name, with close-match suggestions."""
     known = sorted(known)

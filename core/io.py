@@ -84,13 +84,3 @@ def _json_default(obj: Any):
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def atomic_save_npy(path, array) -> Path:
-    import numpy as np
-
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(array), allow_pickle=False)
-
-    return atomic_write_with(path, write)

@@ -7,8 +7,7 @@ entry-point modules stay light: heavy imports happen inside the factory.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import BadRecord
+from core.errors import BadRecords
 
 SPLITS = ("train", "val", "test")
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
@@ -41,19 +41,8 @@ class Corpus:
     classes: Optional[tuple] = None
 
 
-class Problems:
-    """Applies ``on_bad_record``: raise a :class:`BadRecord`, or remember ``(record, reason)``."""
-
-    def __init__(self, on_bad_record: str = "error"):
-        if on_bad_record not in ("error", "skip"):
-            raise ValueError(f"on_bad_record must be 'error' or 'skip', got {on_bad_record!r}")
-        self.mode = on_bad_record
-        self.skipped: list[tuple[str, str]] = []
-
-    def bad(self, record: str, reason: str, fix: str = "") -> None:
-        if self.mode == "error":
-            raise BadRecord(record, reason, fix or "fix or remove it, or pass --on-bad-record skip")
-        self.skipped.append((str(record), reason))
+# on_bad_record: raise a BadRecord, or remember (record, reason) in ``skipped``
+Problems = BadRecords
 
 
 def parse_split(value) -> Optional[str]:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.errors import BadRecord, UserError
+from core.errors import BadRecords, UserError
 from core.specs import InputSpec, LoadedDataset, Task
 from core_molecule import chem, readers, splits, tokens
 from core_molecule.graphs import MoleculeSplit, MoleculeStore
@@ -30,26 +30,14 @@ ID_NAMES = ("id", "mol_id", "molecule_id", "compound_id", "cmpd_id", "chembl_id"
 NOT_TARGETS = ID_NAMES + SMILES_NAMES + ("split", "fold", "inchi", "inchikey", "cas", "index", "_record",
                                          "sol_classification")
 MISSING = ("", "nan", "na", "n/a", "none", "null", "?", "-")
-SKIP_FIX = "fix or remove it, or pass --on-bad-record skip to leave it out"
 
 
 # -- problems ------------------------------------------------------------------------------------
-class Problems:
-    """Bad records: raise (``error``) or collect as ``skipped`` + ``failed`` rows (``skip``)."""
+class Problems(BadRecords):
+    """Bad molecules: the ``failed`` rows keep their id, SMILES, input index and line."""
 
-    def __init__(self, mode: str):
-        if mode not in ("error", "skip"):
-            raise UserError(f"on_bad_record must be 'error' or 'skip', got {mode!r}")
-        self.mode = mode
-        self.skipped: list = []
-        self.failed: list = []
-
-    def bad(self, entry: readers.Entry, reason: str, record_id: str, smiles: str, index: int) -> None:
-        if self.mode == "error":
-            raise BadRecord(entry.where, reason, SKIP_FIX)
-        self.skipped.append((entry.where, reason))
-        self.failed.append({"id": record_id, "smiles": smiles, "reason": reason, "input_index": index,
-                            "line": entry.line})
+    def molecule(self, entry: readers.Entry, reason: str, record_id: str, smiles: str, index: int) -> None:
+        self.bad(entry.where, reason, id=record_id, smiles=smiles, input_index=index, line=entry.line)
 
 
 # -- column choice ---------------------------------------------------------------------------------
@@ -227,12 +215,12 @@ def encode_targets(columns, texts, kind, class_names, entries, problems, ids, sm
             if v is None or (kind in ("binary", "multilabel") and not math.isnan(v) and v not in (0.0, 1.0)):
                 if keep[i]:
                     want = "0 or 1" if kind in ("binary", "multilabel") else "a number"
-                    problems.bad(entries[i], f"target '{t}' in column '{c}' is not {want}", ids[i], smiles[i],
+                    problems.molecule(entries[i], f"target '{t}' in column '{c}' is not {want}", ids[i], smiles[i],
                                  inputs[i])
                 keep[i] = False
                 continue
             if math.isinf(v):
-                problems.bad(entries[i], f"target '{t}' in column '{c}' is infinite", ids[i], smiles[i], inputs[i])
+                problems.molecule(entries[i], f"target '{t}' in column '{c}' is infinite", ids[i], smiles[i], inputs[i])
                 keep[i] = False
                 continue
             y[i, j] = v
@@ -284,7 +272,7 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
         text = entry.values.get(smiles_col, "") if smiles_col else entry.values.get("smiles", entry.values.get("SMILES", ""))
         mol, why = _parse(entry, smiles_col, std)
         if mol is None:
-            problems.bad(entry, why, record_id, text, index)
+            problems.molecule(entry, why, record_id, text, index)
             continue
         changed = opts.strip_salts or opts.largest_fragment or smiles_col is None
         kept.append(entry)
@@ -313,7 +301,7 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
             try:
                 split_values.append(splits.normalise_split_value(e.values.get(split_col, "")))
             except ValueError as err:
-                problems.bad(e, f"{err} in column '{split_col}'", ids[i], texts_in[i], inputs[i])
+                problems.molecule(e, f"{err} in column '{split_col}'", ids[i], texts_in[i], inputs[i])
                 ok[i] = False
                 split_values.append(None)
     rows = np.flatnonzero(ok)

@@ -14,7 +14,7 @@ from core.specs import InputSpec, LoadedDataset, Task
 from core_pathology import labels as derived
 from core_pathology import splits as splitting
 from core_pathology.options import Options, parse_options
-from core_pathology.patches import Problems, check_images, folder_records, is_manifest, manifest_records
+from core_pathology.patches import SKIP_FIX, Problems, check_images, folder_records, is_manifest, manifest_records
 from core_pathology.tileset import ArraySource, FileSource, SlideSource, TileSplit, merge
 from core_pathology.transforms import Preprocess
 
@@ -163,7 +163,7 @@ def load_slides(paths, opts: Options, problems: Problems, seed: int) -> LoadedDa
         try:
             slide = open_slide(p, opts.backend)
         except UserError as e:
-            problems.bad(str(p), str(e).split(": ", 1)[-1], id=sid, path=str(p), slide_id=sid)
+            problems.bad(str(p), str(e).split(": ", 1)[-1], SKIP_FIX, id=sid, path=str(p), slide_id=sid)
             continue
         res = tiling.choose_resolution(slide, size, opts.level, opts.mpp, opts.magnification)
         thumb, thumb_ds = thumbnail(slide, opts.thumbnail_size)

@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.errors import BadRecord, UserError
+from core.errors import BadRecords, UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MANIFEST_SUFFIXES = (".csv", ".tsv")
@@ -144,21 +144,7 @@ def manifest_records(path: Path) -> list:
     return records
 
 
-class Problems:
-    """Bad records: raise (``error``) or collect as ``skipped`` + ``failed`` rows (``skip``)."""
-
-    def __init__(self, mode: str):
-        if mode not in ("error", "skip"):
-            raise UserError(f"on_bad_record must be 'error' or 'skip', got {mode!r}")
-        self.mode = mode
-        self.skipped: list = []
-        self.failed: list = []
-
-    def bad(self, where: str, reason: str, **columns) -> None:
-        if self.mode == "error":
-            raise BadRecord(where, reason, SKIP_FIX)
-        self.skipped.append((where, reason))
-        self.failed.append({"id": columns.pop("id", where), "reason": reason, **columns})
+Problems = BadRecords  # bad tiles: raised, or kept as skipped + failed rows
 
 
 def check_images(records: list, problems: Problems) -> tuple[list, list]:
@@ -168,7 +154,7 @@ def check_images(records: list, problems: Problems) -> tuple[list, list]:
         try:
             img = read_image(r.path)
         except ValueError as e:
-            problems.bad(r.where, str(e), id=str(r.path), path=str(r.path), slide_id=r.slide or "")
+            problems.bad(r.where, str(e), SKIP_FIX, id=str(r.path), path=str(r.path), slide_id=r.slide or "")
             continue
         good.append(r)
         sizes.append(img.shape[:2])

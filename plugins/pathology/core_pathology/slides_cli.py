@@ -9,7 +9,6 @@ on train, tuned on val and scored on test.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np

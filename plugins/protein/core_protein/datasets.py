@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.errors import BadRecord, UserError
+from core.errors import SKIP_FIX, BadRecords, UserError
 from core.specs import InputSpec, LoadedDataset, Task
 from core_protein import alphabet, readers, splits
 from core_protein.batches import ProteinSplit, join
@@ -27,24 +27,13 @@ DATA_DIR = Path(__file__).parent / "data"
 AMP_FILE = DATA_DIR / "amp_vs_uniprot.fasta.gz"
 PROTEOME_FILE = DATA_DIR / "proteome_938293.faa.gz"
 MISSING = ("", "nan", "na", "n/a", "none", "null", "?")
-SKIP_FIX = "fix or remove it, or pass --on-bad-record skip to leave it out"
 
 
-class Problems:
-    """Bad records: raise (``error``) or collect as ``skipped`` + ``failed`` rows (``skip``)."""
+class Problems(BadRecords):
+    """Bad sequences: the ``failed`` rows keep their id and input index."""
 
-    def __init__(self, mode: str):
-        if mode not in ("error", "skip"):
-            raise UserError(f"on_bad_record must be 'error' or 'skip', got {mode!r}")
-        self.mode = mode
-        self.skipped: list = []
-        self.failed: list = []
-
-    def bad(self, record: readers.Record, reason: str, index: int, fix: str = SKIP_FIX) -> None:
-        if self.mode == "error":
-            raise BadRecord(record.where, reason, fix)
-        self.skipped.append((record.where, reason))
-        self.failed.append({"id": record.id, "reason": reason, "input_index": index})
+    def record(self, record: readers.Record, reason: str, index: int, fix: str = SKIP_FIX) -> None:
+        self.bad(record.where, reason, fix, id=record.id, input_index=index)
 
 
 def _number(text: str) -> Optional[float]:
@@ -109,7 +98,7 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
     cropped = 0
     for index, (record, short) in enumerate(zip(records, short_ids)):
         if record.id in seen:
-            problems.bad(record, f"id '{record.id}' appears twice in the corpus", index,
+            problems.record(record, f"id '{record.id}' appears twice in the corpus", index,
                          "give every record a unique id, or pass --on-bad-record skip")
             continue
         seen.add(record.id)
@@ -117,20 +106,20 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
         try:
             ids = alphabet.encode(text)
         except ValueError as e:
-            problems.bad(record, str(e), index)
+            problems.record(record, str(e), index)
             continue
         if len(ids) > opts.max_length:
             if opts.long_policy == "error":
-                problems.bad(record, f"{len(ids)} residues, longer than --max-length {opts.max_length}", index,
+                problems.record(record, f"{len(ids)} residues, longer than --max-length {opts.max_length}", index,
                              "raise --max-length, pass --long-policy crop, or --on-bad-record skip")
                 continue
             cropped += 1
         label, why = _label_of(record, short, opts, table, table_path)
         if why:
-            problems.bad(record, why, index)
+            problems.record(record, why, index)
             continue
         if label is not None and label.strip().lower() in MISSING:
-            problems.bad(record, f"empty label '{label}'", index)
+            problems.record(record, f"empty label '{label}'", index)
             continue
         c = record.coords
         if c is not None:  # structures: one Cα row per residue letter (no gaps, no stop)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from core.errors import BadRecord, UserError
+from core.errors import BadRecord, BadRecords, UserError
 from core.specs import InputSpec, LoadedDataset, Task
 from core_speech import corpus as corpora
 from core_speech import frontend, splits
@@ -28,19 +27,13 @@ DIGITS_DIR = Path(__file__).parent / "data" / "digits"
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-class Problems:
-    """Bad clips: raise (``error``) or collect as ``skipped`` + ``failed`` rows (``skip``)."""
+class Problems(BadRecords):
+    """Bad clips: the reader's error is raised as it is, or kept with the clip's id, path and input index."""
 
-    def __init__(self, mode: str):
-        if mode not in ("error", "skip"):
-            raise UserError(f"on_bad_record must be 'error' or 'skip', got {mode!r}")
-        self.mode, self.skipped, self.failed = mode, [], []
-
-    def bad(self, err: BadRecord, entry: corpora.Entry, index: int) -> None:
+    def clip(self, err: BadRecord, entry: corpora.Entry, index: int) -> None:
         if self.mode == "error":
             raise err
-        self.skipped.append((entry.where, err.reason))
-        self.failed.append({"id": entry.id, "reason": err.reason, "path": str(entry.path), "input_index": index})
+        self.bad(entry.where, err.reason, id=entry.id, path=str(entry.path), input_index=index)
 
 
 def class_order(labels) -> tuple:
@@ -79,7 +72,7 @@ def _read_each(entries, opts: Options, problems: Problems, offset: int):
                                                              "skip to leave it out")
             wave = load_clip(entry.path, entry.where, resample, opts.max_seconds, opts.win_length)
         except BadRecord as err:
-            problems.bad(err, entry, offset + i)
+            problems.clip(err, entry, offset + i)
             continue
         kept.append((offset + i, entry))
         waves.append(wave)
