@@ -9,7 +9,9 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, Optional, Union
+
+from core.errors import UserError
 
 PathLike = Union[str, os.PathLike]
 
@@ -84,3 +86,30 @@ def _json_default(obj: Any):
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def open_text(path: PathLike, encoding: str = "utf-8", newline: Optional[str] = None):
+    """Open a text file for reading, gunzipped on the fly when its name ends in ``.gz``.
+
+    A file that cannot be opened is a :class:`~core.errors.UserError` naming it.
+    """
+    import gzip
+    import io
+
+    path = Path(path)
+    try:
+        if path.name.lower().endswith(".gz"):
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline=newline)
+        return open(path, encoding=encoding, newline=newline)
+    except OSError as e:
+        raise UserError(f"{path}: cannot open ({e.strerror or e}); check permissions") from None
+
+
+def read_text(path: PathLike, hint: str, encoding: str = "utf-8", newline: Optional[str] = None) -> str:
+    """The whole text of ``path`` (see :func:`open_text`); undecodable or truncated content is a
+    :class:`~core.errors.UserError` naming the file and ending with ``hint``."""
+    with open_text(path, encoding, newline) as f:
+        try:
+            return f.read()
+        except (UnicodeDecodeError, OSError, EOFError) as e:
+            raise UserError(f"{path}: cannot read as UTF-8 text ({type(e).__name__}: {e}); {hint}") from None

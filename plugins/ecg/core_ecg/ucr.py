@@ -7,7 +7,6 @@ timestamped ``.ts`` files are not supported.
 """
 from __future__ import annotations
 
-import gzip
 import math
 from pathlib import Path
 from typing import Optional
@@ -15,15 +14,12 @@ from typing import Optional
 import numpy as np
 
 from core.errors import UserError
+from core.io import open_text
 from core_ecg.records import Corpus, Problems, Record, check_finite
 
 TSV_SUFFIXES = (".tsv", ".tsv.gz", ".txt", ".csv")
 TS_SUFFIXES = (".ts", ".ts.gz")
 _PART_SPLIT = {"TRAIN": "train", "TEST": "test", "VAL": "val", "VALID": "val", "VALIDATION": "val"}
-
-
-def _open_text(path: Path):
-    return gzip.open(path, "rt") if path.name.endswith(".gz") else open(path, "r")
 
 
 def _suffix(path: Path) -> Optional[str]:
@@ -73,7 +69,7 @@ def _delimiter(line: str) -> Optional[str]:
 
 def _read_tsv(path: Path, split, problems: Problems) -> list:
     records, expected = [], None
-    with _open_text(path) as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -152,7 +148,7 @@ def _ts_header(path: Path, f):
 
 def _read_ts(path: Path, split, problems: Problems) -> list:
     records, n_dims = [], None
-    with _open_text(path) as f:
+    with open_text(path) as f:
         has_label, classes, start = _ts_header(path, f)
         if not has_label:
             raise UserError(f"{path}: has no class labels (@classLabel false); a labelled task needs them")

@@ -15,13 +15,13 @@ that errors name them.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from core.errors import UserError
+from core.io import read_text
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 SMI_SUFFIXES = (".smi", ".smiles")
@@ -75,23 +75,6 @@ def resolve(path) -> Path:
     return path
 
 
-def _open_text(path: Path):
-    try:
-        if path.name.lower().endswith(".gz"):
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-        return open(path, encoding="utf-8-sig", newline="")
-    except OSError as e:
-        raise UserError(f"{path}: cannot open ({e.strerror or e}); check permissions") from None
-
-
-def _read_all(path: Path) -> str:
-    with _open_text(path) as f:
-        try:
-            return f.read()
-        except (UnicodeDecodeError, OSError, EOFError) as e:
-            raise UserError(f"{path}: cannot read as UTF-8 text ({type(e).__name__}: {e}); {HINT}") from None
-
-
 def read(path, sep: Optional[str] = None) -> Table:
     path = resolve(path)
     kind = suffix_of(path)
@@ -104,7 +87,7 @@ def read(path, sep: Optional[str] = None) -> Table:
 
 # -- tables ------------------------------------------------------------------------------------
 def read_table(path: Path, sep: Optional[str] = None) -> Table:
-    text = _read_all(path)
+    text = read_text(path, HINT, encoding="utf-8-sig", newline="")
     if not text.strip():
         raise UserError(f"{path}: the file is empty; {HINT}")
     if sep is None:
@@ -143,7 +126,7 @@ def read_table(path: Path, sep: Optional[str] = None) -> Table:
 
 
 def read_smi(path: Path, sep: Optional[str] = None) -> Table:
-    lines = _read_all(path).splitlines()
+    lines = read_text(path, HINT, encoding="utf-8-sig", newline="").splitlines()
     split = (lambda s: s.split(sep)) if sep else (lambda s: s.split())
     header, entries = None, []
     for n, raw in enumerate(lines, start=1):
@@ -166,7 +149,7 @@ def read_smi(path: Path, sep: Optional[str] = None) -> Table:
 # -- SDF -----------------------------------------------------------------------------------------
 def read_sdf(path: Path) -> Table:
     """Split into records at ``$$$$``; the molecule block ends at ``M  END``; data items follow."""
-    lines = _read_all(path).splitlines()
+    lines = read_text(path, HINT, encoding="utf-8-sig", newline="").splitlines()
     entries, columns, start, buf = [], [], 1, []
 
     def flush():

@@ -17,7 +17,6 @@ the sequence files sit in sub-folders, each sub-folder's name is the class of it
 """
 from __future__ import annotations
 
-import gzip
 import io
 import re
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Optional
 import numpy as np
 
 from core.errors import UserError
+from core.io import open_text, read_text
 
 FASTA = (".fasta", ".fa", ".faa", ".fas", ".mfa", ".afa", ".afasta", ".seq")
 STOCKHOLM = (".sto", ".stk", ".sth", ".stockholm")
@@ -57,23 +57,6 @@ def suffix_of(path: Path) -> str:
     if name.endswith(".gz"):
         name = name[:-3]
     return Path(name).suffix
-
-
-def _open_text(path: Path):
-    try:
-        if path.name.lower().endswith(".gz"):
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-        return open(path, encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot open ({e.strerror or e}); check permissions") from None
-
-
-def _read_text(path: Path) -> str:
-    with _open_text(path) as f:
-        try:
-            return f.read()
-        except (UnicodeDecodeError, OSError, EOFError) as e:
-            raise UserError(f"{path}: cannot read as UTF-8 text ({type(e).__name__}); {HINT}") from None
 
 
 def find_files(path) -> tuple[list[tuple[Path, Optional[str]]], Optional[Path]]:
@@ -116,7 +99,7 @@ def _stem(path: Path) -> str:
 def read_fasta(path: Path) -> list[Record]:
     from Bio import SeqIO
 
-    text = _read_text(path)
+    text = read_text(path, HINT)
     if text.strip() and not text.lstrip().startswith(">"):
         raise UserError(f"{path}:1: not FASTA (the first line must start with '>'); {HINT}")
     try:
@@ -133,7 +116,7 @@ def read_stockholm(path: Path) -> list[Record]:
     """Every alignment of a Stockholm file; gaps are removed later (``alphabet.clean``)."""
     from Bio import AlignIO
 
-    text = _read_text(path)
+    text = read_text(path, HINT)
     families, current = [], None
     for line in text.splitlines():  # Bio.AlignIO does not expose #=GF ID: read it per block
         m = _GF_ID.match(line)
@@ -159,7 +142,7 @@ def read_swiss(path: Path) -> list[Record]:
     from Bio import SeqIO
 
     try:
-        with _open_text(path) as f:
+        with open_text(path) as f:
             records = list(SeqIO.parse(f, "swiss"))
     except (ValueError, AssertionError) as e:
         raise UserError(f"{path}: cannot parse as a UniProt/Swiss-Prot flat file ({e}); {HINT}") from None
@@ -224,7 +207,7 @@ def read_labels(path: Path, id_col: Optional[str], label_col: Optional[str]) -> 
     """``({id: label text}, label column)`` from a CSV/TSV with a header row."""
     import csv
 
-    text = _read_text(path)
+    text = read_text(path, HINT)
     delimiter = "\t" if suffix_of(path) == ".tsv" else ","
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     rows = [r for r in rows if r and any(c.strip() for c in r)]
