@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench bench-baselines docs clean
+.PHONY: install demo test fuzz bench bench-baselines docs clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# the reader fuzz tests (Hypothesis) with a long profile: 500 damaged inputs per reader
+fuzz: install
+	CORE_FUZZ_EXAMPLES=500 $(PY) -m pytest -q -m fuzz $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/lfr_step.py

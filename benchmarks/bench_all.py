@@ -55,7 +55,7 @@ def run_bench(plugin: str, seeds: int, out: Path, extra: list[str]) -> tuple[dic
 
 
 def plugin_section(plugin: str, result: dict | None, error: str = "") -> str:
-    from core import bench
+    from core import bench_report
 
     if result is None:
         return f"### {plugin}\n\n`core bench --plugin {plugin}` failed: {error}\n"
@@ -70,11 +70,11 @@ def plugin_section(plugin: str, result: dict | None, error: str = "") -> str:
         + (f", GPU {machine['cuda']}" if machine.get("cuda") else "")
         + (f"; {minutes / 60:.1f} min in all" if minutes else "") + ".",
         f"Split sizes: pretrain {sizes.get('pretrain')}, train {sizes.get('train')}, val {sizes.get('val')}, "
-        f"test {sizes.get('test')}. Budget: {bench.budget_text(result)}.", "",
-        bench.bench_table(result),
+        f"test {sizes.get('test')}. Budget: {bench_report.budget_text(result)}.", "",
+        bench_report.bench_table(result),
     ]
-    if bench.headline(result):
-        lines += [f"**{bench.headline(result)}**", ""]
+    if bench_report.headline(result):
+        lines += [f"**{bench_report.headline(result)}**", ""]
     lines += [f"- {n}" for n in result.get("notes", [])]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -47,7 +47,7 @@ def _peak_mib(fn) -> float:
 
 def loss_table(dtypes, rep_ms: int) -> list[str]:
     from core.objectives.kernels import barlow_batchwise_triton
-    from core.objectives.lfr import barlow_batchwise
+    from core.objectives.barlow import barlow_batchwise
 
     lines = ["| (K, B, d) | dtype | form | pass | torch ms | fused ms | speedup | fused TFLOP/s | torch TFLOP/s "
              "| fused GB/s | peak MiB torch / fused | rel. diff |",
@@ -95,7 +95,7 @@ def step_table(rep_ms: int, batch: int, compile_heads: bool) -> list[str]:
     from core.training import make_loader
     from core_ecg.datasets import load_ecg5000
     from core_ecg.encoders import build_cnn
-    from core_ecg.plugin import build_conv1d_bank
+    from core_ecg.projectors import build_conv1d_bank
 
     data = load_ecg5000(None, seed=0)
     pool, spec = data.splits["pretrain"], data.input_spec

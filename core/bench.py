@@ -1,4 +1,4 @@
-"""``core bench``: every objective on the same data, encoder, probes and training budget.
+"""The bench runner: every objective on the same data, encoder, probes and training budget.
 
 For each seed the bench loads the plugin's dataset, probes the two floors once (the encoder
 at its seeded random init, and the raw features), then pretrains the same encoder
@@ -18,7 +18,8 @@ time is not counted.
 A failing objective is recorded (error in its folder, ``failed`` in the table) and the bench
 goes on. Outputs in the bench folder: ``bench.md`` (table, summary, bar plot), ``bench.json``,
 ``bench.png``, ``config.yaml``, ``floors/seed-<s>.json`` and ``<objective>/seed-<s>/`` run
-folders (encoder, card, metrics, logs; ``error.txt`` on failure).
+folders (encoder, card, metrics, logs; ``error.txt`` on failure). Tables and plots are written by
+:mod:`core.bench_report`; the ``core bench`` command is registered by :mod:`core.commands`.
 """
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
+from core.bench_report import write_bench_report
 from core.config import RunConfig
 from core.errors import UserError
 from core.io import atomic_write_json, atomic_write_text
+from core.tables import lower_is_better
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.plugins import PluginManager
@@ -69,7 +72,7 @@ class Row:
         return "ok"
 
     def summary(self) -> dict:
-        from core.evaluation import summarize
+        from core.metrics import summarize
 
         return summarize(self.per_seed[s] for s in sorted(self.per_seed))
 
@@ -199,7 +202,7 @@ def run_bench(pm: PluginManager, cfg: RunConfig, run_dir: Optional[Path] = None,
                 atomic_write_text(seed_dir / "error.txt", traceback.format_exc())
                 echo(f"[{done}/{total}] {name} seed {seed}: FAILED: {row.errors[seed]}")
                 continue
-            row.per_seed[seed] = out["results"]["lfr"]
+            row.per_seed[seed] = out["results"][runs.PRETRAINED]
             row.train_seconds.append(out.get("train_seconds"))
             row.epochs_run.append(len(out.get("history") or []))
             value = row.per_seed[seed].get(column, math.nan)
@@ -212,7 +215,7 @@ def run_bench(pm: PluginManager, cfg: RunConfig, run_dir: Optional[Path] = None,
         "encoder": cfg.encoder, "dim": cfg.dim, "batch_size": cfg.batch_size, "lr": cfg.lr,
         "weight_decay": cfg.weight_decay, "evaluators": list(cfg.evaluators), "primary_metric": primary,
         "primary_column": column, "seeds": seed_list, "budget": budget, "objective_params": params,
-        "notes": notes, "run_dir": str(run_dir), "dataset_info": runs._dataset_info(first), "machine": machine_info(),
+        "notes": notes, "run_dir": str(run_dir), "dataset_info": runs.dataset_info(first), "machine": machine_info(),
         "date": _dt.date.today().isoformat(), "wall_seconds": round(time.perf_counter() - started, 1),
         "rows": [r.to_dict() for r in all_rows],
     }
@@ -244,16 +247,10 @@ def machine_info() -> dict:
             "python": platform.python_version()}
 
 
-# ----------------------------------------------------------------------------- ranking, tables
+# ----------------------------------------------------------------------------- ranking
 def primary_column(cfg: RunConfig, primary: str) -> str:
     """``<first evaluator>/<primary metric>``, e.g. ``linear/accuracy``."""
     return f"{cfg.evaluators[0].split('/')[-1]}/{primary}" if cfg.evaluators else primary
-
-
-def _lower_is_better(column: str) -> bool:
-    from core.report import LOWER_IS_BETTER
-
-    return column.rsplit("/", 1)[-1] in LOWER_IS_BETTER
 
 
 def rank_rows(rows: Sequence[Row], column: str) -> None:
@@ -265,236 +262,7 @@ def rank_rows(rows: Sequence[Row], column: str) -> None:
         m = r.summary().get(column, (math.nan, math.nan))[0]
         if not r.uses_labels and r.per_seed and math.isfinite(m):
             means[id(r)] = m
-    sign = 1 if _lower_is_better(column) else -1
+    sign = 1 if lower_is_better(column) else -1
     for r in rows:
         if id(r) in means:
             r.rank = 1 + sum(1 for v in means.values() if sign * v < sign * means[id(r)])
-
-
-def _summary_of(row: dict) -> dict:
-    return {k: (v["mean"], v["std"]) for k, v in row["summary"].items()}
-
-
-def _label(row: dict) -> str:
-    return f"{row['name']} (labels)" if row["uses_labels"] else row["name"]
-
-
-def _columns(result: dict) -> list[str]:
-    """The primary metric under every evaluator, the first evaluator's first."""
-    primary = result["primary_metric"]
-    return [f"{e.split('/')[-1]}/{primary}" for e in result["evaluators"]] or [result["primary_column"]]
-
-
-def bench_table(result: dict) -> str:
-    """The markdown table: primary metric per evaluator (mean ± std), rank, training time, status."""
-    from core.report import _fmt_cell, _md_escape
-
-    cols = _columns(result)
-    n_ranked = sum(1 for r in result["rows"] if r["rank"] is not None)
-    lines = ["| objective | " + " | ".join(cols) + " | rank | train s/seed | status |",
-             "|---|" + "---:|" * len(cols) + "---:|---:|---|"]
-    for row in result["rows"]:
-        summary = _summary_of(row)
-        cells = []
-        for c in cols:
-            text = _fmt_cell(summary.get(c))
-            cells.append(f"**{text}**" if c == result["primary_column"] and row["rank"] == 1 else text)
-        rank = f"{row['rank']}/{n_ranked}" if row["rank"] is not None else ("ref." if row["uses_labels"] and row["per_seed"] else "—")
-        secs = [s for s in row["train_seconds"] if s is not None]
-        timing = f"{sum(secs) / len(secs):.1f}" if secs else "—"
-        status = row["status"]
-        if row["errors"]:
-            status += ": " + _md_escape(next(iter(row["errors"].values())))
-        lines.append(f"| {_md_escape(_label(row))} | " + " | ".join(cells) + f" | {rank} | {timing} | {status} |")
-    return "\n".join(lines) + "\n"
-
-
-def summary_lines(result: dict) -> list[str]:
-    """One line per row: metrics, rank, time or the error."""
-    from core.report import _fmt_cell
-
-    cols = _columns(result)
-    n_ranked = sum(1 for r in result["rows"] if r["rank"] is not None)
-    lines = []
-    for row in result["rows"]:
-        if not row["per_seed"] and row["errors"]:
-            lines.append(f"{_label(row)}: FAILED on every seed: {next(iter(row['errors'].values()))}")
-            continue
-        summary = _summary_of(row)
-        parts = [f"{c} {_fmt_cell(summary.get(c))}" for c in cols]
-        if row["rank"] is not None:
-            parts.append(f"rank {row['rank']} of {n_ranked} label-free rows")
-        elif row["uses_labels"]:
-            parts.append("uses labels (reference, not ranked)")
-        secs = [s for s in row["train_seconds"] if s is not None]
-        if secs:
-            parts.append(f"{sum(secs) / len(secs):.1f} s training per seed")
-        if row["errors"]:
-            parts.append(f"{row['status']} ({next(iter(row['errors'].values()))})")
-        lines.append(f"{_label(row)}: " + "; ".join(parts))
-    return lines
-
-
-def headline(result: dict, objective: str = "core/lfr") -> str:
-    """Where ``objective`` ranks: ``"core/lfr ranks 2 of 7 label-free rows by linear/accuracy (…)"``."""
-    from core.report import _fmt_cell
-
-    column = result["primary_column"]
-    rows = {r["name"]: r for r in result["rows"]}
-    ranked = sorted((r for r in result["rows"] if r["rank"] is not None), key=lambda r: r["rank"])
-    if objective not in rows:
-        return ""
-    row = rows[objective]
-    value = lambda r: _fmt_cell(_summary_of(r).get(column))  # noqa: E731
-    if row["rank"] is None:
-        return f"{objective} has no result ({row['status']})."
-    text = f"{objective} ranks {row['rank']} of {len(ranked)} label-free rows by {column} ({value(row)})"
-    better = [r for r in ranked if r["rank"] < row["rank"]]
-    if better:
-        text += "; ahead of it: " + ", ".join(f"{_label(r)} {value(r)}" for r in better)
-    else:
-        nxt = [r for r in ranked if r is not row]
-        if nxt:
-            text += f"; next: {_label(nxt[0])} {value(nxt[0])}"
-    refs = [r for r in result["rows"] if r["uses_labels"] and r["per_seed"]]
-    if refs:
-        text += "; with labels (reference): " + ", ".join(f"{r['name']} {value(r)}" for r in refs)
-    return text + "."
-
-
-def budget_text(result: dict) -> str:
-    b = result["budget"]
-    common = f"batch {result['batch_size']}, Adam lr {result['lr']:g}, weight decay {result['weight_decay']:g}"
-    if b["mode"] == "epochs":
-        return (f"equal epochs: every objective trains {b['epochs']} epochs ({common}); LFR's predictor "
-                f"epochs on cached embeddings come with each of its epochs")
-    return (f"equal wall time: {b['minutes_per_run']:.2f} min of training per objective and seed "
-            f"({b['minutes_total']:g} min in all; at most {b['epoch_cap']} epochs; {common})")
-
-
-def plot_bench(result: dict, path) -> Path:
-    """Bars of the primary metric per evaluator (mean, error bars = std over seeds)."""
-    import numpy as np
-
-    from core.report import _figure, save_figure
-
-    cols = _columns(result)
-    rows = result["rows"]
-    fig = _figure(max(6.0, 1.0 + 0.9 * len(rows)), 4.2)
-    ax = fig.add_subplot()
-    width = 0.8 / max(len(cols), 1)
-    x = np.arange(len(rows))
-    lows, highs, all_means = [], [], []
-    for j, c in enumerate(cols):
-        means = np.array([_summary_of(r).get(c, (math.nan, math.nan))[0] for r in rows], dtype=float)
-        stds = np.nan_to_num(np.array([_summary_of(r).get(c, (math.nan, math.nan))[1] for r in rows], dtype=float))
-        pos = x - 0.4 + width * (j + 0.5)
-        ok = np.isfinite(means)
-        ax.bar(pos[ok], means[ok], width, yerr=stds[ok], capsize=3, label=c,
-               hatch=None, edgecolor="black", linewidth=0.4)
-        all_means += list(means[ok])
-        lows += list(means[ok] - stds[ok])
-        highs += list(means[ok] + stds[ok])
-    if lows:
-        lo, hi = min(lows), max(highs)
-        pad = 0.15 * (hi - lo) or 0.01
-        top = hi + pad
-        if 0 <= min(all_means) and max(all_means) <= 1:  # a score bounded by 1: do not show room above it
-            top = min(top, 1.0 + pad / 3)
-        ax.set_ylim(max(0.0, lo - pad) if lo >= 0 else lo - pad, top)
-    for i, r in enumerate(rows):
-        if not r["per_seed"]:
-            ax.text(i, ax.get_ylim()[0], " failed", rotation=90, ha="center", va="bottom", color="crimson")
-    ax.set_xticks(x)
-    ax.set_xticklabels([_label(r) for r in rows], rotation=30, ha="right")
-    ax.set_ylabel(f"{result['primary_metric']} (axis zoomed)")
-    ax.set_title(f"{result['dataset']} ({result['encoder']}): mean ± std over {len(result['seeds'])} seeds")
-    ax.legend(fontsize="small")
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
-
-
-def write_bench_report(run_dir: Path, result: dict) -> Path:
-    """``bench.md`` (table, summary lines, plot, every metric per evaluator, settings) + ``bench.png``."""
-    from core.report import _kv_table, group_by_evaluator, metric_table
-
-    plot_bench(result, Path(run_dir) / "bench.png")
-    lines = [f"# core bench: {result['dataset']} with {result['encoder']}", "",
-             f"Budget: {budget_text(result)}. Seeds {', '.join(map(str, result['seeds']))}; mean ± std over seeds. "
-             f"Frozen-embedding probes choose their regularisation on val and are scored on test. Rank: by "
-             f"{result['primary_column']} among label-free rows (the supervised reference uses the train labels).",
-             "", bench_table(result), headline(result), "", "![bench](bench.png)", "", "## Summary", ""]
-    lines += [f"- {s}" for s in summary_lines(result)] + [""]
-    if result["notes"]:
-        lines += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
-    lines += ["## Every metric", ""]
-    table = {_label(r): _summary_of(r) for r in result["rows"] if r["per_seed"]}
-    for name, group in group_by_evaluator(table).items():
-        lines += ([f"### {name}", ""] if name else []) + [metric_table(group, result["primary_metric"])]
-    lines += ["## Settings", ""] + _kv_table({
-        "plugin": result["plugin"], "dataset": result["dataset"], "data": result["data"],
-        "encoder": result["encoder"], "dim": result["dim"], "evaluators": result["evaluators"],
-        "objective parameters": result["objective_params"], "split sizes": result["dataset_info"].get("sizes"),
-        "machine": result["machine"], "date": result["date"]})
-    return atomic_write_text(Path(run_dir) / "bench.md", "\n".join(lines))
-
-
-# ----------------------------------------------------------------------------- CLI
-def add_parser(sub) -> None:
-    """Register ``core bench`` on the CLI's sub-parsers (parsing only; :func:`cmd_bench` delegates)."""
-    p = sub.add_parser("bench", help="LFR against baselines and floors: same data, encoder, budget and probes",
-                       description="Every objective (LFR, baselines) and the floors on the same data, encoder, "
-                                   "training budget and probes; mean ± std over seeds.")
-    p.add_argument("--plugin", help="plugin whose default recipe (data, encoder, epochs) to bench, e.g. ecg")
-    p.add_argument("--recipe", help="a named recipe (default: PLUGIN/default)")
-    p.add_argument("--dataset"), p.add_argument("--encoder"), p.add_argument("--projector")
-    p.add_argument("--data", help="your own corpus, read by the recipe's reader")
-    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="dataset reader option, repeatable")
-    p.add_argument("--objectives", help="comma-separated objectives (default: lfr,autoencoder,diet,"
-                                        "simclr,simsiam,supervised; SimCLR/SimSiam where augmentations exist)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per objective, mean ± std (default 3)")
-    p.add_argument("--seed", type=int, help="first seed (default 0)")
-    p.add_argument("--epochs", type=int, help="epochs per objective (default: the recipe's)")
-    p.add_argument("--budget-minutes", type=float, metavar="M",
-                   help="equal wall time instead of equal epochs: M minutes of training split equally "
-                        "over objectives x seeds (--epochs then caps each)")
-    p.add_argument("--set", action="append", metavar="OBJ.KEY=VALUE",
-                   help="an objective's parameter, e.g. lfr.k=8 or diet.label_smoothing=0.5, repeatable")
-    p.add_argument("--batch-size", type=int), p.add_argument("--lr", type=float), p.add_argument("--dim", type=int)
-    p.add_argument("--accelerator", help="cpu, gpu or auto")
-    p.add_argument("--precision", help="32-true, bf16-mixed, 16-mixed")
-    p.add_argument("--num-workers", type=int)
-    p.add_argument("--on-bad-record", choices=("error", "skip"))
-    p.add_argument("--out", help="parent folder of the bench folder (default runs/)")
-    p.add_argument("--progress", action="store_true", help="show training progress bars")
-    p.set_defaults(func=cmd_bench)
-
-
-def cmd_bench(args) -> int:
-    """``core bench``: resolve the recipe like ``core run``, run the bench, print table and summary."""
-    from core import runs
-    from core.cli import _key_values
-    from core.plugins import get_plugin_manager
-
-    pm = get_plugin_manager()
-    cli_values = {
-        "dataset": args.dataset, "encoder": args.encoder, "projector": args.projector, "data": args.data,
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "dim": args.dim, "seed": args.seed,
-        "accelerator": args.accelerator, "precision": args.precision, "num_workers": args.num_workers,
-        "on_bad_record": args.on_bad_record, "out": args.out, "progress": bool(args.progress),
-        "data_options": {**getattr(args, "reader_flags", {}), **_key_values(args.option, "--option")},
-    }
-    cfg = runs.resolve_config(pm, args.plugin, args.recipe, {}, cli_values)
-    if args.budget_minutes is not None and args.epochs is None:
-        cfg.epochs = TIME_BUDGET_EPOCH_CAP  # equal wall time: train until the share is spent
-    objectives = [n for n in (args.objectives or "").split(",") if n.strip()] or None
-    result = run_bench(pm, cfg, None, objectives, args.seeds, args.budget_minutes,
-                       _key_values(args.set, "--set"), echo=lambda line: print(line, flush=True))
-    print()
-    print(bench_table(result))
-    for line in summary_lines(result):
-        print(line)
-    if headline(result):
-        print(headline(result))
-    print(f"bench folder: {result['run_dir']}  (bench.md, bench.png, bench.json)")
-    return 0

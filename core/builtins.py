@@ -27,18 +27,9 @@ def _bank(kind):
 
 def _build_lfr(input_spec, dim, params, *, projector, sample=None, seed=0):
     from core.objectives.lfr import build_lfr
+    from core.projectors import projector_build
 
-    return build_lfr(input_spec, dim, {**params, "seed": seed},
-                     projector_build=lambda n, d: projector.build(input_spec, n, d), sample=sample)
-
-
-def _objective(module, factory):
-    def build(input_spec, dim, params, **context):
-        import importlib
-
-        return getattr(importlib.import_module(f"core.objectives.{module}"), factory)(input_spec, dim, params, **context)
-
-    return build
+    return build_lfr(input_spec, dim, {**params, "seed": seed}, projector_build(projector, input_spec), sample=sample)
 
 
 @hookimpl
@@ -66,23 +57,24 @@ def core_projectors():
 @hookimpl
 def core_objectives():
     return [ObjectiveSpec("core/lfr", _build_lfr,
-                          "learning from randomness: predict K frozen random projections (Sui et al. 2023)"),
-            ObjectiveSpec("core/autoencoder", _objective("autoencoder", "build_autoencoder"),
+                          "learning from randomness: predict K frozen random projections (Sui et al. 2023)",
+                          sample_size=lazy("core.objectives.lfr:sample_size")),
+            ObjectiveSpec("core/autoencoder", lazy("core.objectives.autoencoder:build_autoencoder"),
                           "reconstruct the input: MLP / transposed-conv / token-classifier decoder by input kind",
                           modalities=("vector", "sequence", "image", "tokens", "audio")),
-            ObjectiveSpec("core/diet", _objective("diet", "build_diet"),
+            ObjectiveSpec("core/diet", lazy("core.objectives.diet:build_diet"),
                           "datum index as target: N-way classification with label smoothing (Balestriero 2023)"),
-            ObjectiveSpec("core/simclr", _objective("simclr", "build_simclr"),
+            ObjectiveSpec("core/simclr", lazy("core.objectives.simclr:build_simclr"),
                           "contrastive NT-Xent on two augmented views; needs core_augmentations (Chen et al. 2020)"),
-            ObjectiveSpec("core/simsiam", _objective("simsiam", "build_simsiam"),
+            ObjectiveSpec("core/simsiam", lazy("core.objectives.simsiam:build_simsiam"),
                           "stop-gradient siamese prediction of augmented views; needs core_augmentations "
                           "(Chen & He 2021)"),
-            ObjectiveSpec("core/supervised", _objective("supervised", "build_supervised"),
+            ObjectiveSpec("core/supervised", lazy("core.objectives.supervised:build_supervised"),
                           "upper reference: the task's loss on the train split's labels", needs_labels=True)]
 
 
 @hookimpl
 def core_evaluators():
-    from core.evaluation import builtin_evaluators
+    from core.probes import builtin_evaluators
 
     return builtin_evaluators()

@@ -1,4 +1,12 @@
-"""The ``core`` command line: parses, then delegates (no training logic here)."""
+"""The ``core`` command line: parses, then delegates (no training logic here).
+
+Here: the run workflow (``run``, ``plugins``, ``list``, ``evaluate``, ``embed``). Every other
+command (core's ``bench``, ``check``, ``new-plugin`` in :mod:`core.commands`, and plugins'
+commands) is added through the ``core_cli`` hook. A command's parser may set two defaults:
+``takes_reader_flags=True`` (flags the parser does not know become reader options, see
+:func:`core.options.reader_flags`) and ``uses_lightning=True`` (Lightning's INFO logs are
+lowered unless ``--debug``).
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,44 +19,9 @@ from typing import Optional, Sequence
 
 import core
 from core.errors import UserError
+from core.options import key_values, reader_flags
 
 KINDS = ("datasets", "encoders", "projectors", "objectives", "evaluators", "recipes", "augmentations")
-
-
-def _key_values(pairs: Sequence[str], flag: str) -> dict:
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise UserError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. {flag} fs=100")
-        key, value = pair.split("=", 1)
-        import yaml
-
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
-def reader_flags(tokens: Sequence[str]) -> dict:
-    """Turn unknown ``--some-flag VALUE`` tokens into reader options (``some_flag: VALUE``).
-
-    Plugins' readers take their own flags this way (``--smiles-col smiles``) without the core
-    knowing them; readers reject options they do not know, naming them.
-    """
-    import yaml
-
-    out, i = {}, 0
-    while i < len(tokens):
-        token = tokens[i]
-        if not token.startswith("--") or token == "--":
-            raise UserError(f"unexpected argument {token!r}; reader options are --name VALUE or --option name=VALUE")
-        key, sep, value = token[2:].partition("=")
-        if not sep and (i + 1 >= len(tokens) or tokens[i + 1].startswith("--")):
-            value = "true"
-        elif not sep:
-            i += 1
-            value = tokens[i]
-        out[key.replace("-", "_")] = yaml.safe_load(value)
-        i += 1
-    return out
 
 
 def _add_run(sub) -> None:
@@ -78,7 +51,7 @@ def _add_run(sub) -> None:
     p.add_argument("--out", help="parent folder of run folders (default runs/)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=cmd_run, takes_reader_flags=True, uses_lightning=True)
 
 
 def cmd_run(args) -> int:
@@ -113,8 +86,8 @@ def cmd_run(args) -> int:
         "accelerator": args.accelerator, "strategy": args.strategy, "num_nodes": args.num_nodes,
         "precision": args.precision, "compile": args.compile, "num_workers": args.num_workers,
         "on_bad_record": args.on_bad_record, "out": args.out,
-        "data_options": {**args.reader_flags, **_key_values(args.option, "--option")},
-        "objective_params": _key_values(args.set, "--set"),
+        "data_options": {**args.reader_flags, **key_values(args.option, "--option")},
+        "objective_params": key_values(args.set, "--set"),
     }
     if args.loss_impl:
         cli_values["objective_params"]["loss_impl"] = args.loss_impl
@@ -132,8 +105,8 @@ def cmd_run(args) -> int:
 def _finish(metrics: Optional[dict], run_dir: Path, cfg) -> int:
     if metrics is None:
         return 0
-    from core.report import format_console_table
     from core.runs import for_display
+    from core.tables import format_console_table
 
     results = {m: {k: (v["mean"], v["std"]) for k, v in r.items()} for m, r in metrics["summary"].items()}
     results = for_display(results, len(metrics["seeds"]))
@@ -169,9 +142,9 @@ def cmd_list(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from core import runs
-    from core.evaluation import summarize
+    from core.metrics import summarize
     from core.plugins import get_plugin_manager
-    from core.report import format_console_table
+    from core.tables import format_console_table
 
     pm = get_plugin_manager()
     run_dir = Path(args.run)
@@ -189,9 +162,9 @@ def cmd_evaluate(args) -> int:
 def cmd_embed(args) -> int:
     from core import embedding
 
-    options = {**args.reader_flags, **_key_values(args.option, "--option")}
+    options = {**args.reader_flags, **key_values(args.option, "--option")}
     n = embedding.embed_to_file(Path(args.run), args.data, Path(args.out), options=options,
-                                on_bad_record=args.on_bad_record)
+                                on_bad_record=args.on_bad_record, progress=False if args.no_progress else None)
     print(f"wrote {n} embeddings to {args.out}")
     return 0
 
@@ -221,29 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("evaluate", help="re-run the probes of a finished run")
     p.add_argument("run")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, uses_lightning=True)
     p = sub.add_parser("embed", help="embed a corpus with a run's encoder")
     p.add_argument("run"), p.add_argument("--data", required=True), p.add_argument("--out", required=True)
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
     p.add_argument("--on-bad-record", choices=("error", "skip"), default="skip",
                    help="skip (default): unreadable records become rows with NaN embeddings and a reason; "
                         "error: stop at the first one")
-    p.set_defaults(func=cmd_embed)
-    from core import contract, scaffold
-
-    scaffold.add_parser(sub)  # core new-plugin
-    contract.add_parser(sub)  # core check
-    from core import bench
-
-    bench.add_parser(sub)  # core bench
+    p.add_argument("--no-progress", action="store_true", help="no progress bar while embedding")
+    p.set_defaults(func=cmd_embed, takes_reader_flags=True, uses_lightning=True)
     from core.plugins import get_plugin_manager
 
-    try:
-        get_plugin_manager().hook().core_cli(subparsers=sub)
-    except UserError:
-        raise
-    except Exception as e:  # a plugin's CLI hook must not break the host
-        print(f"warning: a plugin's core_cli hook failed: {e}", file=sys.stderr)
+    for warning in get_plugin_manager().add_commands(sub):  # core bench, check, new-plugin; plugins' commands
+        print(f"warning: {warning}", file=sys.stderr)
     return parser
 
 
@@ -256,10 +219,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
-        if extra and getattr(args, "command", None) not in ("run", "embed", "bench"):
+        if extra and not getattr(args, "takes_reader_flags", False):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.reader_flags = reader_flags(extra)
-        if not debug and args.command in ("run", "evaluate", "embed", "bench"):
+        if not debug and getattr(args, "uses_lightning", False):
             _quiet_lightning()
         if not getattr(args, "func", None):
             parser.print_help()

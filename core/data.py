@@ -18,6 +18,30 @@ import torch
 from torch.utils.data import Dataset
 
 
+def label_tensor(targets: Optional[np.ndarray], n: int) -> torch.Tensor:
+    """Labels as items carry them: int64 class ids, float32 values (regression, multilabel),
+    or ``-1`` for each of ``n`` unlabelled samples."""
+    if targets is None:
+        return torch.full((n,), -1, dtype=torch.long)
+    targets = np.asarray(targets)
+    if targets.dtype.kind in "iub":
+        return torch.from_numpy(targets.astype(np.int64))
+    return torch.from_numpy(targets.astype(np.float32))
+
+
+def offsets(lengths: Sequence[int]) -> np.ndarray:
+    """``(N+1,)`` int64 start offsets of ragged items stored end to end (item i is
+    ``flat[ptr[i]:ptr[i+1]]``)."""
+    return np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))]).astype(np.int64)
+
+
+def collate_labels(items: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tail of every collate function: ``(y, index)`` stacked from ``(x, y, index)`` items."""
+    y = torch.stack([torch.as_tensor(it[1]) for it in items])
+    index = torch.as_tensor([int(it[2]) for it in items], dtype=torch.long)
+    return y, index
+
+
 class ArrayDataset(Dataset):
     """A split backed by one array ``x (N, ...)``, optional labels ``y`` and record ids."""
 
@@ -32,12 +56,7 @@ class ArrayDataset(Dataset):
         if len(self.ids) != len(self.x):
             raise ValueError(f"{len(self.x)} samples but {len(self.ids)} ids")
         self._x = torch.from_numpy(self.x)
-        if self.targets is None:
-            self._y = torch.full((len(self.x),), -1, dtype=torch.long)
-        elif self.targets.dtype.kind in "iub":
-            self._y = torch.from_numpy(self.targets.astype(np.int64))
-        else:
-            self._y = torch.from_numpy(self.targets.astype(np.float32))
+        self._y = label_tensor(self.targets, len(self.x))
 
     def __len__(self) -> int:
         return len(self.x)
@@ -65,17 +84,3 @@ def concat(parts: Sequence[ArrayDataset], labelled: bool = True) -> ArrayDataset
     if labelled and all(p.targets is not None for p in parts):
         y = np.concatenate([p.targets for p in parts])
     return ArrayDataset(x, y, ids)
-
-
-def carve_validation(y: Optional[np.ndarray], n: int, fraction: float, seed: int):
-    """Split ``range(n)`` into (train, val) indices, stratified on ``y`` when it is a class label."""
-    from sklearn.model_selection import train_test_split
-
-    index = np.arange(n)
-    stratify = None
-    if y is not None and np.asarray(y).ndim == 1 and np.asarray(y).dtype.kind in "iub":
-        counts = np.bincount(np.asarray(y, dtype=np.int64))
-        if counts[counts > 0].min() >= 2:
-            stratify = y
-    tr, va = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
-    return np.sort(tr), np.sort(va)

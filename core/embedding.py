@@ -25,7 +25,7 @@ def _data_spec(pm, cfg):
 
 
 def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None = None,
-                  on_bad_record: str = "error") -> int:
+                  on_bad_record: str = "error", progress: bool | None = None) -> int:
     """Embed every record of ``data_path`` (all splits, each once); returns the number of rows written.
 
     Writes ``.npy`` (embeddings, plus ``<out>.ids.csv`` with id, split and any extra columns),
@@ -35,7 +35,8 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
     optional ``metadata()`` (e.g. a molecule's SMILES). Records the reader could not read
     (``LoadedDataset.failed``, else ``skipped``, under ``on_bad_record="skip"``) are rows too:
     split ``failed``, NaN embeddings and a ``reason`` column. When every row carries an
-    ``input_index`` column, rows are written in input order.
+    ``input_index`` column, rows are written in input order. ``progress`` (default: the run's
+    setting) shows a progress bar per split.
     """
     from core import runs
     from core.plugins import get_plugin_manager
@@ -61,7 +62,7 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
     for name in ("train", "val", "test"):
         ds = data.splits[name]
         if len(ds):
-            chunks.append(runs.embed_split(encoder, ds, "cpu", cfg.progress, name))
+            chunks.append(runs.embed_split(encoder, ds, "cpu", cfg.progress if progress is None else progress, name))
             ids += list(ds.ids)
             split += [name] * len(ds)
             columns = ds.metadata() if hasattr(ds, "metadata") else {}

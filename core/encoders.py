@@ -1,4 +1,4 @@
-"""Generic encoders for any plugin: each maps a batch to ``(B, dim)`` (DESIGN §4)."""
+"""Generic encoders for any plugin: each maps a batch to ``(B, dim)`` (docs/design.md#contract)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""User-facing errors: one clear line, exit code 2, no traceback (DESIGN §7)."""
+"""User-facing errors: one clear line, exit code 2, no traceback (docs/design.md#errors-and-outputs)."""
 from __future__ import annotations
 
 import difflib

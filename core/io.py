@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written output (DESIGN §7).
+"""Atomic file writes: a reader never sees a half-written output (docs/design.md#errors-and-outputs).
 
 Each writer puts the bytes in a temporary file in the target's directory, flushes and fsyncs
 it, then ``os.replace``s it over the target (atomic on POSIX and Windows).

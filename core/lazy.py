@@ -1,6 +1,6 @@
 """``lazy("pkg.module:function")``: a factory that imports its module on first call.
 
-Entry-point modules must stay light (DESIGN §3): specs point at factories through ``lazy`` so
+Entry-point modules must stay light (docs/design.md#contract): specs point at factories through ``lazy`` so
 that listing plugins never imports torch, RDKit or wfdb.
 """
 from __future__ import annotations

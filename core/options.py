@@ -7,12 +7,15 @@ leaves out unset values (``None`` or ``""``), converts each value by its rule (s
 by default) and raises a :class:`~core.errors.UserError` that names the option and shows a
 valid value. Values may be strings from the command line or typed values from a config file.
 Checks across options (e.g. ``val_fraction + test_fraction < 1``) stay with the dataset.
+
+On the command line, :func:`key_values` reads ``--option KEY=VALUE`` (and ``--set``) pairs and
+:func:`reader_flags` turns flags the core does not know (``--smiles-col smi``) into such options.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import fields
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from core.errors import UserError
 
@@ -149,3 +152,45 @@ def parse_options(options: Optional[Mapping], cls, rules: Mapping[str, Rule], *,
             continue
         out[key] = rules.get(key, text)(key, value)
     return cls(**{**out, **fixed})
+
+
+# ----------------------------------------------------------------------------- command line
+def key_values(pairs: Optional[Sequence[str]], flag: str) -> dict:
+    """``["fs=100", "name=x"]`` -> ``{"fs": 100, "name": "x"}`` (values read as YAML scalars).
+
+    ``flag`` (e.g. ``--option``) names the command-line flag in the error for a pair without ``=``.
+    """
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UserError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. {flag} fs=100")
+        key, value = pair.split("=", 1)
+        import yaml
+
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def reader_flags(tokens: Sequence[str]) -> dict:
+    """Turn unknown ``--some-flag VALUE`` tokens into reader options (``some_flag: VALUE``).
+
+    Plugins' readers take their own flags this way (``--smiles-col smiles``) without the core
+    knowing them; readers reject options they do not know, naming them. A flag with no value
+    (followed by another flag, or last) is ``true``.
+    """
+    import yaml
+
+    out, i = {}, 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--") or token == "--":
+            raise UserError(f"unexpected argument {token!r}; reader options are --name VALUE or --option name=VALUE")
+        key, sep, value = token[2:].partition("=")
+        if not sep and (i + 1 >= len(tokens) or tokens[i + 1].startswith("--")):
+            value = "true"
+        elif not sep:
+            i += 1
+            value = tokens[i]
+        out[key.replace("-", "_")] = yaml.safe_load(value)
+        i += 1
+    return out

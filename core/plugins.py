@@ -1,8 +1,10 @@
 """Plugin manager facade over pluggy: discovery, load errors, listing, allow/block.
 
-Built-in pieces are registered like any plugin (datasette's default-plugins pattern). A
-plugin whose import or hooks raise is recorded in :attr:`PluginManager.errors` and skipped,
-unless ``CORE_STRICT_PLUGINS=1``. ``CORE_DISABLE_PLUGINS=a,b`` blocks plugins by name.
+Built-in pieces are registered like any plugin (datasette's default-plugins pattern): the
+modules of :data:`DEFAULT_PLUGINS` together form the plugin ``core`` (specs in
+:mod:`core.builtins`, commands such as ``core bench`` in :mod:`core.commands`). A plugin
+whose import or hooks raise is recorded in :attr:`PluginManager.errors` and skipped, unless
+``CORE_STRICT_PLUGINS=1``. ``CORE_DISABLE_PLUGINS=a,b`` blocks plugins by name.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from core.errors import UserError, unknown_name
 from core.specs import SPEC_KINDS
 
 ENTRY_POINT_GROUP = "core"
-DEFAULT_PLUGINS = ("core.builtins",)
+DEFAULT_PLUGINS = ("core.builtins", "core.commands")
 KIND_HOOKS = {
     "dataset": "core_datasets",
     "encoder": "core_encoders",
@@ -78,12 +80,29 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self._specs: dict[str, dict[str, object]] | None = None
-        for modname in builtins:
-            self.register_module(importlib.import_module(modname), name="core", version=core.__version__)
+        self._owner: dict[str, str] = {}  # pluggy name -> plugin name, for core's several modules
+        self._register_builtins(tuple(builtins))
         if load_entry_points:
             self.load_entry_points()
 
     # -- registration -------------------------------------------------------------------
+    def _register_builtins(self, modnames: tuple[str, ...]) -> None:
+        """Register core's own modules as the one plugin ``core`` (pluggy names: the module names).
+
+        Unlike a plugin's, an error here is core's own bug: it is raised, never recorded.
+        """
+        if not modnames:
+            return
+        info = PluginInfo(name="core", version=core.__version__, module=", ".join(modnames))
+        self.infos["core"] = info
+        for modname in modnames:
+            module = importlib.import_module(modname)
+            self.pm.register(module, name=modname)
+            self._owner[modname] = "core"
+            info.hooks += [h.name for h in self.pm.get_hookcallers(module) or []]
+        self.pm.check_pending()
+        info.hooks = sorted(set(info.hooks))
+
     def register_module(self, module: ModuleType, name: str, version: str = "") -> None:
         """Register one plugin module; errors are recorded (or raised when strict)."""
         info = PluginInfo(name=name, version=version, module=getattr(module, "__name__", str(module)))
@@ -132,7 +151,7 @@ class PluginManager:
                 impl = getattr(plugin, hook, None)
                 if impl is None:
                     continue
-                info = self.infos[pname]
+                info = self.infos[self._owner.get(pname, pname)]
                 try:
                     items = list(impl() or [])
                     for spec in items:
@@ -187,6 +206,28 @@ class PluginManager:
 
     def hook(self):
         return self.pm.hook
+
+    def add_commands(self, subparsers) -> list[str]:
+        """Let core and the plugins add ``core`` subcommands (hook ``core_cli``); returns warnings.
+
+        Core's own commands come first and must register (an error there is raised). Then each
+        plugin's hook in load order: one that raises is skipped with a warning so that the CLI
+        keeps working (a :class:`~core.errors.UserError` it raises propagates as usual).
+        """
+        impls = self.pm.hook.core_cli.get_hookimpls()
+        warnings = []
+        for impl in sorted(impls, key=lambda i: i.plugin_name not in self._owner):
+            args = [{"subparsers": subparsers}[a] for a in impl.argnames]
+            if impl.plugin_name in self._owner:
+                impl.function(*args)
+                continue
+            try:
+                impl.function(*args)
+            except UserError:
+                raise
+            except Exception as e:  # a plugin's CLI hook must not break the host
+                warnings.append(f"plugin '{impl.plugin_name}': core_cli hook failed: {type(e).__name__}: {e}")
+        return warnings
 
 
 _default: Optional[PluginManager] = None

@@ -1,4 +1,4 @@
-"""Random projector banks: K frozen random networks evaluated as ONE module (DESIGN §4).
+"""Random projector banks: K frozen random networks evaluated as ONE module (docs/design.md#lfr).
 
 LFR (Sui et al. 2023, "Self-supervised Representation Learning from Random Data
 Projectors") trains an encoder to predict the outputs of K randomly initialised, frozen
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 __all__ = [
     "ProjectorBank", "MLPBank", "Conv1dBank", "Conv2dBank", "TokenConvBank",
     "select_networks", "init_bank", "cka_kernel", "greedy_map_dpp", "build_candidates",
-    "build_bank", "bank_hash", "make_bank_for_input", "default_bank_factory",
+    "build_bank", "bank_hash", "make_bank_for_input", "default_bank_factory", "projector_build",
     "INIT_SCHEMES", "DROPOUT_RATE",
 ]
 
@@ -402,3 +402,9 @@ def make_bank_for_input(input_spec, k: int, out_dim: int) -> nn.Module:
 def default_bank_factory(input_spec) -> Callable[[int, int], nn.Module]:
     """``(k, out_dim) -> bank`` for ``input_spec`` (the ``projector_build`` LFR expects)."""
     return lambda k, out_dim: make_bank_for_input(input_spec, k, out_dim)
+
+
+def projector_build(projector, input_spec) -> Callable[[int, int], nn.Module]:
+    """``(k, out_dim) -> bank`` from a registered :class:`~core.specs.ProjectorSpec` for
+    ``input_spec``: the ``projector_build`` of :func:`core.objectives.lfr.build_lfr`."""
+    return lambda k, out_dim: projector.build(input_spec, k, out_dim)

@@ -1,6 +1,6 @@
 """One run end to end: resolve, load, pretrain, evaluate against floors, write the run folder.
 
-Run folder (DESIGN §7): ``config.yaml``, ``encoder.safetensors`` + ``card.json``,
+Run folder (docs/design.md#data-flow-of-core-run): ``config.yaml``, ``encoder.safetensors`` + ``card.json``,
 ``last.ckpt``, ``metrics.json``, ``report.md`` with plots, ``skipped.csv`` when records were
 skipped. With ``--seeds N`` the first seed lives at the top level and the others in
 ``seed-<s>/``; ``metrics.json`` and the report aggregate mean ± std.
@@ -25,8 +25,9 @@ from core.plugins import PluginManager
 from core.specs import InputSpec, LoadedDataset
 
 log = logging.getLogger("core")
-MODELS = ("lfr", "random-init", "raw")
-MODEL_LABELS = {"lfr": "pretrained encoder", "random-init": "random-init encoder", "raw": "raw features"}
+PRETRAINED = "pretrained"  # results key of the encoder pretrained by the run's objective, whatever it is
+MODELS = (PRETRAINED, "random-init", "raw")
+MODEL_LABELS = {PRETRAINED: "pretrained encoder", "random-init": "random-init encoder", "raw": "raw features"}
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -153,6 +154,13 @@ def training_pool(pm: PluginManager, cfg: RunConfig, data: LoadedDataset):
     return data.splits["train" if pm.get("objective", cfg.objective).needs_labels else "pretrain"]
 
 
+def objective_sample_size(pm: PluginManager, cfg: RunConfig) -> int:
+    """How many seeded pretrain inputs the objective's factory gets as ``sample``
+    (:attr:`core.specs.ObjectiveSpec.sample_size`, an int or a function of the run's parameters)."""
+    size = pm.get("objective", cfg.objective).sample_size
+    return int(size(dict(cfg.objective_params)) if callable(size) else size)
+
+
 def build_objective(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, pool, sample, seed: int):
     """``ObjectiveSpec.build`` with the run's parameters; factories that accept them also get
     ``num_samples`` (pool size), ``task`` and ``augment`` (see :class:`core.specs.ObjectiveSpec`).
@@ -240,7 +248,7 @@ def floor_results(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, seed: 
 def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resume: bool,
              floors: bool = True) -> dict:
     """Pretrain ``cfg.objective`` and evaluate one seed in ``seed_dir``; returns its metrics
-    (cached when done). ``results["lfr"]`` is the pretrained encoder whatever the objective;
+    (cached when done). ``results[PRETRAINED]`` is the pretrained encoder whatever the objective;
     ``floors=False`` leaves out the random-init and raw-feature rows (``core bench`` probes them
     once per seed)."""
     import time
@@ -251,6 +259,8 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     if resume and metrics_path.exists():
         done = json.loads(metrics_path.read_text())
         if done.get("epochs") == cfg.epochs:
+            if "lfr" in done.get("results", {}):  # written before results took the neutral key
+                done["results"][PRETRAINED] = done["results"].pop("lfr")
             return done
     seed_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset(pm, cfg, seed)
@@ -260,7 +270,7 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
         log.warning("skipped %d bad records (listed in %s)", len(data.skipped), seed_dir / "skipped.csv")
     encoder = build_encoder(pm, cfg, data.input_spec, seed)
     initial = {k: v.clone() for k, v in encoder.state_dict().items()}
-    sample = seeded_sample(data.splits["pretrain"], int(cfg.objective_params.get("dpp_sample", 256)), seed)
+    sample = seeded_sample(data.splits["pretrain"], objective_sample_size(pm, cfg), seed)
     pool = training_pool(pm, cfg, data)
     objective = build_objective(pm, cfg, data, pool, sample, seed)
     L_seed(seed)
@@ -275,14 +285,14 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
             "dataset": cfg.dataset, "data": cfg.data, "task": data.task.to_dict(), "seed": seed,
             "objective": cfg.objective, "projector": cfg.projector, "epochs": cfg.epochs}
     features = encoder_features(encoder, data, cfg)
-    results = {"lfr": evaluate_features(pm, cfg, data, features, seed)}
+    results = {PRETRAINED: evaluate_features(pm, cfg, data, features, seed)}
     if floors:
         results.update(floor_results(pm, cfg, data, seed, initial))
-    card["metrics"] = results["lfr"]
+    card["metrics"] = results[PRETRAINED]
     save_encoder(encoder, seed_dir, card)
     embedding = features["test"]
     out = {"seed": seed, "epochs": cfg.epochs, "results": results, "history": module.history,
-           "dataset": _dataset_info(data), "primary_metric": data.task.primary_metric,
+           "dataset": dataset_info(data), "primary_metric": data.task.primary_metric,
            "train_seconds": round(train_seconds, 3)}
     atomic_save_npy(seed_dir / "test_embedding.npy", embedding)
     atomic_save_npy(seed_dir / "test_labels.npy", np.asarray(data.splits["test"].targets))
@@ -305,7 +315,8 @@ def _plugin_versions(pm: PluginManager) -> dict:
     return {p.name: p.version for p in pm.plugins() if not p.error}
 
 
-def _dataset_info(data: LoadedDataset) -> dict:
+def dataset_info(data: LoadedDataset) -> dict:
+    """What a run or bench records about its data: name, source, task, input spec, skipped count, split sizes."""
     return {"name": data.name, "source": data.source, "task": data.task.to_dict(),
             "input_spec": data.input_spec.to_dict(), "skipped": len(data.skipped),
             "sizes": {s: len(d) for s, d in data.splits.items()}}
@@ -314,7 +325,7 @@ def _dataset_info(data: LoadedDataset) -> dict:
 # -- a whole run ---------------------------------------------------------------------------------
 def execute(pm: PluginManager, cfg: RunConfig, run_dir: Path, resume: bool = False) -> Optional[dict]:
     """All seeds of a run, then the aggregated ``metrics.json`` and ``report.md`` (rank 0)."""
-    from core.evaluation import summarize
+    from core.metrics import summarize
 
     run_dir = Path(run_dir)
     if not resume or not (run_dir / "config.yaml").exists():
@@ -351,7 +362,7 @@ def write_run_report(run_dir: Path, cfg: RunConfig, results: dict, per_seed: lis
     data_info = first["dataset"]
     embedding = np.load(seed_dir / "test_embedding.npy")
     labels = np.load(seed_dir / "test_labels.npy", allow_pickle=False)
-    notes = [f"Probes choose their regularisation on the val split only; test is touched once.",
+    notes = ["Probes choose their regularisation on the val split only; test is touched once.",
              f"Floors: the same encoder architecture at its random initialisation (seed {first['seed']}), "
              f"and the raw input features, probed identically."]
     if data_info.get("skipped"):

@@ -9,11 +9,17 @@ interactive prompts, hooks and answer files buy nothing here. Rules of the walk:
   files are copied byte for byte;
 * the small embedded toy dataset (``core_NAME/data/toy.csv``) is generated here, seeded, for
   the chosen modality, so that ``core run --plugin NAME`` works offline at once.
+
+The template is ``plugin_template/`` at the top of the repository; the core distribution ships
+it as the data package ``core._template`` (``pyproject.toml``), so the same lookup serves a
+wheel and an editable install.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.resources
 import keyword
+import math
 import os
 import re
 import shutil
@@ -44,14 +50,46 @@ MODALITY = {
 }
 
 
+TEMPLATE_PACKAGE = "core._template"
+# the file that makes the template folder a package; it is not part of a rendered plugin
+TEMPLATE_MARKER = "__init__.py"
+
+
 def template_dir() -> Path:
-    """``plugin_template/`` of the source tree (``CORE_PLUGIN_TEMPLATE`` overrides it)."""
+    """The plugin template folder: ``CORE_PLUGIN_TEMPLATE`` if set, else the installed
+    ``core._template`` package data, else ``plugin_template/`` next to an uninstalled ``core/``
+    (a checkout on ``PYTHONPATH``)."""
     override = os.environ.get("CORE_PLUGIN_TEMPLATE")
-    path = Path(override) if override else Path(core.__file__).resolve().parents[1] / "plugin_template"
-    if not (path / "pyproject.toml.j2").exists():
-        raise UserError(f"plugin template not found at {path}; install core from its source tree "
-                        f"(`pip install -e .`) or set CORE_PLUGIN_TEMPLATE to a plugin_template folder")
+    path = Path(override) if override else _installed_template() or _source_tree_template()
+    if not (path / "pyproject.toml.j2").is_file():
+        raise UserError(f"plugin template not found at {path}; reinstall core (`pip install core` or "
+                        f"`pip install -e .` in its source tree) or set CORE_PLUGIN_TEMPLATE to a "
+                        f"plugin_template folder")
     return path
+
+
+def _installed_template() -> Optional[Path]:
+    try:
+        files = importlib.resources.files(TEMPLATE_PACKAGE)
+    except ModuleNotFoundError:
+        return None
+    return files if isinstance(files, Path) else None  # a zip-imported core has no folder to walk
+
+
+def _source_tree_template() -> Path:
+    return Path(core.__file__).resolve().parents[1] / "plugin_template"
+
+
+def template_files(src: Path) -> list[Path]:
+    """The files ``render`` turns into a plugin, relative to ``src``: all but caches and the
+    package marker."""
+    out = []
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if path.is_dir() or "__pycache__" in rel.parts or path.suffix == ".pyc" or rel == Path(TEMPLATE_MARKER):
+            continue
+        out.append(rel)
+    return out
 
 
 def validate_name(name: str) -> str:
@@ -85,17 +123,10 @@ def context(name: str, modality: str, author: str) -> dict:
         "name": name, "package": f"core_{name}", "dist": f"core-{name}", "modality": modality,
         "author": author, "year": _dt.date.today().year, "core_version": core.__version__,
         "core_requires": core_requires(), "shape": shape, "vocab_size": m.get("vocab_size"),
-        "n_features": _prod(shape), "bank": m["bank"], "bank_args": m["bank_args"],
+        "n_features": math.prod(shape), "bank": m["bank"], "bank_args": m["bank_args"],
         "projector": m["projector"], "toy_rows": TOY_ROWS, "classes": TOY_CLASSES,
         "shape_py": repr(tuple(shape)), "classes_py": repr(tuple(TOY_CLASSES)),
     }
-
-
-def _prod(shape) -> int:
-    out = 1
-    for s in shape:
-        out *= int(s)
-    return out
 
 
 def toy_table(modality: str, seed: int = 0) -> str:
@@ -139,7 +170,7 @@ def toy_table(modality: str, seed: int = 0) -> str:
         values = x.reshape(-1)
         fmt = (lambda v: str(int(v))) if modality == "tokens" else (lambda v: f"{v:.4f}")
         rows.append(f"toy-{i:03d},{TOY_CLASSES[c]}," + ",".join(fmt(v) for v in values))
-    header = "id,label," + ",".join(f"f{j}" for j in range(_prod(shape)))
+    header = "id,label," + ",".join(f"f{j}" for j in range(math.prod(shape)))
     return header + "\n" + "\n".join(rows) + "\n"
 
 
@@ -162,17 +193,14 @@ def render(name: str, modality: str = "sequence", author: str = "", out: Optiona
     if staging.exists():
         shutil.rmtree(staging)
     try:
-        for path in sorted(src.rglob("*")):
-            rel = path.relative_to(src)
-            if path.is_dir() or "__pycache__" in rel.parts or path.suffix == ".pyc":
-                continue
+        for rel in template_files(src):
             dest = staging / env.from_string(str(rel)).render(ctx)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if path.suffix == ".j2":
+            if rel.suffix == ".j2":
                 text = env.get_template(rel.as_posix()).render(ctx)
                 dest.with_suffix("").write_text(text)
             else:
-                shutil.copyfile(path, dest)
+                shutil.copyfile(src / rel, dest)
         data = staging / ctx["package"] / "data"
         data.mkdir(parents=True, exist_ok=True)
         (data / "toy.csv").write_text(toy_table(modality))

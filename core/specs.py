@@ -1,4 +1,4 @@
-"""Small frozen dataclasses exchanged between the host and plugins (DESIGN §3-4).
+"""Small frozen dataclasses exchanged between the host and plugins (docs/design.md#contract).
 
 Every hook of :mod:`core.hookspecs` returns a list of these. Names are namespaced by
 plugin (``"ecg/ecg5000"``, ``"core/lfr"``). Factories are plain callables so that
@@ -185,7 +185,8 @@ class ObjectiveSpec:
     ``needs_labels``: the objective learns from labels (the supervised reference). It then
     trains on the labelled ``train`` split instead of the unlabelled ``pretrain`` pool, and its
     ``prepare`` reads the labels as the loader's ``y``. ``modalities``: the input kinds it
-    supports (empty: any), as for encoders.
+    supports (empty: any), as for encoders. ``sample_size``: how many raw pretrain inputs
+    ``sample`` holds, an int or ``params -> int`` (LFR: its ``dpp_sample``).
     """
 
     name: str
@@ -193,6 +194,7 @@ class ObjectiveSpec:
     description: str = ""
     needs_labels: bool = False
     modalities: tuple[str, ...] = ()
+    sample_size: "int | Callable[[Mapping], int]" = 256
 
     def __post_init__(self):
         _check_name(self.name)

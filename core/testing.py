@@ -16,6 +16,14 @@ Installed with ``core``, so every test of a plugin gets these fixtures without a
   subprocess; check its result with :func:`assert_ok` / :func:`assert_user_error`, find the
   run folder with :func:`only_run_dir`, and keep runs tiny with :data:`TINY_RUN_ARGS`.
 
+* :func:`assert_entry_module_light` (``"core_demo.plugin", heavy={"torch", ...}``): imports the
+  entry module in a fresh interpreter, calls every hook it defines, and fails naming any heavy
+  module that got imported (entry-point modules stay light: docs/design.md).
+
+* :func:`assert_fails_cleanly` and :func:`damaged_bytes` (a Hypothesis strategy) for fuzzing
+  readers: whatever bytes a reader is given, it returns or raises the project's one-line
+  :class:`~core.errors.UserError`, never anything else, within a time bound.
+
 The same helpers are importable for use outside pytest: :func:`isolated_plugin_manager`,
 :func:`tiny_dataset`, :func:`assert_contract`. This module imports nothing heavy at import
 time: pytest loads it in every session of an environment where ``core`` is installed.
@@ -174,6 +182,91 @@ def only_run_dir(out):
     dirs = [p for p in Path(out).iterdir() if p.is_dir()]
     assert len(dirs) == 1, dirs
     return dirs[0]
+
+
+DEFAULT_HEAVY = ("torch", "numpy", "scipy", "sklearn", "pandas")
+
+
+def assert_entry_module_light(module: str, heavy: Sequence[str] = DEFAULT_HEAVY) -> None:
+    """Import entry module ``module`` in a fresh interpreter and call each of its ``core_*`` hooks
+    that takes no argument; fail if any module in ``heavy`` (or a submodule of one) was imported."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import inspect, json, sys, importlib\n"
+            f"m = importlib.import_module({module!r})\n"
+            "for name, f in vars(m).items():\n"
+            "    if name.startswith('core_') and callable(f) and not inspect.signature(f).parameters:\n"
+            "        f()\n"
+            "print(json.dumps(sorted({k.split('.')[0] for k in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert not loaded & set(heavy), f"{module} imports {sorted(loaded & set(heavy))} at import or in its hooks"
+
+
+# ----------------------------------------------------------------------------- fuzzing
+class TooSlow(AssertionError):
+    """A call ran past the time bound :func:`assert_fails_cleanly` allows."""
+
+
+def assert_fails_cleanly(call, *, seconds: float = 20.0, what: str = ""):
+    """Run ``call()``: it must return (its value is returned) or raise a one-line
+    :class:`core.errors.UserError`, within ``seconds`` of wall time (``SIGALRM``; main thread)."""
+    import signal
+
+    from core.errors import UserError
+
+    def timeout(signum, frame):
+        raise TooSlow(f"{what or call!r}: still running after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return call()
+    except UserError as e:
+        message = str(e)
+        assert message.strip() and len(message.strip().splitlines()) == 1, f"{what}: not one line: {message!r}"
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def fuzz_examples(default: int = 25) -> int:
+    """Examples per fuzz property: ``CORE_FUZZ_EXAMPLES`` (``make fuzz`` sets a long profile), else ``default``."""
+    import os
+
+    return int(os.environ.get("CORE_FUZZ_EXAMPLES", default))
+
+
+def damaged_bytes(valid: bytes, max_size: int = 4096):
+    """Hypothesis strategy of inputs a careless or hostile user might give instead of ``valid``:
+    random bytes, empty, truncations, a few bytes overwritten, another text encoding
+    (UTF-16, Latin-1 with accents), and the valid file repeated or with a NUL inserted."""
+    from hypothesis import strategies as st
+
+    n = len(valid)
+
+    def overwrite(args):
+        where, junk = args
+        where = min(where, n)
+        return valid[:where] + junk + valid[where + len(junk):]
+
+    def reencode(codec):
+        text = valid.decode("utf-8", errors="replace")
+        return (text.replace("a", "\u00e4") if codec == "latin-1" else text).encode(codec, errors="replace")
+
+    return st.one_of(
+        st.binary(max_size=max_size),
+        st.just(b""),
+        st.integers(0, max(n - 1, 0)).map(lambda k: valid[:k]),
+        st.tuples(st.integers(0, n), st.binary(min_size=1, max_size=16)).map(overwrite),
+        st.sampled_from(["utf-16", "latin-1"]).map(reencode),
+        st.integers(0, n).map(lambda k: valid[:k] + b"\x00" + valid[k:]),
+        st.just(valid * 3),
+    )
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -167,8 +167,7 @@ class PretextModule(L.LightningModule):
             # parameters only: BatchNorm running statistics legitimately differ per rank
             hashes = {"encoder": bank_hash(_parameters_only(self.encoder)),
                       "objective": bank_hash(_parameters_only(self.objective))}
-            if hasattr(self.objective, "bank"):
-                hashes["projector_bank"] = bank_hash(self.objective.bank)
+            hashes.update(getattr(self.objective, "rank_checks", dict)())  # e.g. LFR's frozen projector bank
             atomic_write_json(self.checkpoint_path.parent / "ranks" / f"rank{self.global_rank}.json", hashes)
 
     def on_save_checkpoint(self, checkpoint):

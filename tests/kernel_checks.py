@@ -8,7 +8,7 @@ variable must be set before triton defines the kernels, hence the separate proce
     python tests/kernel_checks.py --device cuda --large
 
 Each check compares the kernel's loss value and its gradient with respect to the predictions
-with :func:`core.objectives.lfr.barlow_batchwise` evaluated in float64 on the same (rounded)
+with :func:`core.objectives.barlow.barlow_batchwise` evaluated in float64 on the same (rounded)
 inputs. Errors are relative: |Δloss|/|loss| and ‖Δgrad‖/‖grad‖ (plus the max elementwise error
 over the max |grad|). Prints one line per check and exits 1 if any fails.
 """
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     import torch
 
     from core.objectives import kernels
-    from core.objectives.lfr import barlow_batchwise
+    from core.objectives.barlow import barlow_batchwise
 
     dev = torch.device(args.device)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
 
     def lfr_dispatch(autocast):
         fused, ref = lfr_pair(proj_dim=5, pred_layers=2, pred_hidden=8)
-        assert fused._use_triton(torch.zeros(1, device=dev)) and not ref._use_triton(torch.zeros(1, device=dev))
+        assert fused.target_loss.uses_triton(torch.zeros(1, device=dev)) and not ref.target_loss.uses_triton(torch.zeros(1, device=dev))
         z0, index = randn(32, 6), torch.randperm(48, generator=gen)[:32]
         vals, grads = [], []
         for lfr in (fused, ref):

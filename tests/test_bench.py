@@ -1,12 +1,13 @@
-"""`core bench`: choosing objectives, parameters per objective, ranking and tables, equal wall
-time, and the real CLI end to end on a tiny UCR folder (a failing objective stays in the table)."""
+"""`core bench`: choosing objectives, parameters per objective, ranking (core.bench) and tables
+(core.bench_report), equal wall time, and the real CLI end to end on a tiny UCR folder (a failing
+objective stays in the table)."""
 import json
 import math
 
 import numpy as np
 import pytest
 
-from core import bench
+from core import bench, bench_report
 from core.config import RunConfig
 from core.errors import UserError
 import core_ecg.synthetic as ECG
@@ -46,11 +47,11 @@ def test_rank_table_and_summary_lines():
     bench.rank_rows(rows, "linear/accuracy")
     assert [r.rank for r in rows] == [1, 3, None, None, 1]  # ties share a rank; labels and failures unranked
     result = _result(rows)
-    table = bench.bench_table(result)
+    table = bench_report.bench_table(result)
     assert "| core/lfr | **0.940 ± 0.014** | 0.930 ± 0.014 | 1/3 | 2.0 | ok |" in table
     assert "| core/supervised (labels) |" in table and "ref." in table
     assert "| core/simclr | — | — | — | — | failed: ValueError: boom |" in table
-    lines = bench.summary_lines(result)
+    lines = bench_report.summary_lines(result)
     assert lines[0].startswith("core/lfr: linear/accuracy 0.940 ± 0.014; knn/accuracy 0.930 ± 0.014; rank 1 of 3")
     assert lines[3] == "core/simclr: FAILED on every seed: ValueError: boom"
     partial = _row("core/autoencoder", [0.9], errors={1: "RuntimeError: x"})

@@ -63,6 +63,12 @@ def test_evaluate_and_embed(cli, ucr, tmp_path):
     assert np.load(tmp_path / "emb.npy").shape == (64, 16)
     assert (tmp_path / "emb.ids.csv").read_text().startswith("id,split\n")
     assert_user_error(cli("embed", run, "--data", ucr, "--out", tmp_path / "emb.csv"), "emb.csv", ".npz")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "progress": True}))  # the run's bars on
+    shown = assert_ok(cli("embed", run, "--data", ucr, "--out", tmp_path / "bars.npy"))
+    assert "embedding train" in shown.stderr
+    quiet = assert_ok(cli("embed", run, "--data", ucr, "--out", tmp_path / "quiet.npy", "--no-progress"))
+    assert "wrote 64 embeddings" in quiet.stdout and "embedding train" not in quiet.stderr
 
 
 def test_resume_continues_from_last_checkpoint(cli, ucr, tmp_path):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import core
-from core import contract
+from core import contract, contract_checks
 from core.specs import DatasetSpec, EncoderSpec, InputSpec, LoadedDataset, ProjectorSpec, Recipe
 from core.testing import assert_contract, isolated_plugin_manager, tiny_dataset
 
@@ -177,7 +177,7 @@ def test_tiny_dataset_is_contract_clean(modality, task):
     data = tiny_dataset(modality, task, n=24)
     report = contract.ContractReport("tiny")
     spec = DatasetSpec("tiny/x", lambda path=None, **kw: data, embedded=True)
-    assert contract.check_dataset(report, spec, None, 0, 4) and report.ok, report.format()
+    assert contract_checks.check_dataset(report, spec, None, 0, 4) and report.ok, report.format()
     x, _, _ = data.splits["train"][0]
     assert tuple(x.shape) == data.input_spec.shape
 

@@ -63,3 +63,27 @@ def test_docs_build_strict(tmp_path):
     for page in ("tutorial", "cli", "hooks", "concepts", "getting-started", "testing", "benchmarks", "plugins/ecg"):
         assert (site / page / "index.html").exists(), page
     assert "core check" in (site / "cli" / "index.html").read_text()
+
+
+def _slug(heading: str) -> str:
+    """mkdocs' toc anchor of a heading: lowercase, punctuation dropped, spaces to hyphens."""
+    import re
+
+    text = re.sub(r"[^\w\s-]", "", heading.strip().lower())
+    return re.sub(r"[\s]+", "-", text)
+
+
+def test_code_points_at_sections_of_the_design_page_that_exist():
+    import re
+
+    page = (REPO / "docs" / "design.md").read_text()
+    anchors = {_slug(line.lstrip("#")) for line in page.splitlines() if line.startswith("## ")}
+    cited = {}
+    for path in [*REPO.glob("core/**/*.py"), *REPO.glob("plugins/*/core_*/**/*.py")]:
+        for anchor in re.findall(r"docs/design\.md#([\w-]+)", path.read_text()):
+            cited.setdefault(anchor, path.relative_to(REPO))
+    assert cited, "the code cites no section of docs/design.md"
+    missing = {a: str(p) for a, p in cited.items() if a not in anchors}
+    assert not missing, f"cited sections missing from docs/design.md: {missing}; sections: {sorted(anchors)}"
+    stale = [str(p.relative_to(REPO)) for p in REPO.glob("core/**/*.py") if "DESIGN §" in p.read_text()]
+    assert not stale, f"docstrings cite DESIGN §N, a file outside the repository: {stale}"

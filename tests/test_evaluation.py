@@ -1,4 +1,4 @@
-"""Probes and metrics of core.evaluation (fast, synthetic data)."""
+"""Probes (core.probes) and metrics (core.metrics) (fast, synthetic data)."""
 import math
 
 import numpy as np
@@ -9,7 +9,7 @@ from sklearn.metrics import (accuracy_score, average_precision_score, balanced_a
                              f1_score, mean_squared_error, r2_score, roc_auc_score)
 from sklearn.preprocessing import StandardScaler
 
-from core import evaluation as ev
+from core import metrics, probes
 from core.specs import Task
 
 
@@ -30,16 +30,16 @@ def _noise(rng, n_per_split=(200, 100, 300), n_classes=3, d=16):
 # ----------------------------------------------------------------------------- probes
 
 
-@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
 def test_probes_beat_chance_on_separable_multiclass(probe):
     train, val, test = _blobs(np.random.default_rng(0))
     out = probe(train, val, test, Task("multiclass", ("a", "b", "c")), seed=0)
     assert out["accuracy"] > 0.9
     assert out["auroc"] > 0.95
-    assert ("probe_C" in out) if probe is ev.linear_probe else ("probe_k" in out)
+    assert ("probe_C" in out) if probe is probes.linear_probe else ("probe_k" in out)
 
 
-@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
 def test_probes_near_chance_on_noise(probe):
     train, val, test = _noise(np.random.default_rng(1))
     out = probe(train, val, test, Task("multiclass"), seed=0)
@@ -47,14 +47,14 @@ def test_probes_near_chance_on_noise(probe):
     assert 0.38 < out["auroc"] < 0.62
 
 
-@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
 def test_probes_binary(probe):
     train, val, test = _blobs(np.random.default_rng(2), n_classes=2)
     out = probe(train, val, test, Task("binary"), seed=0)
     assert out["auroc"] > 0.95 and out["accuracy"] > 0.9 and "auprc" in out
 
 
-@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
 def test_probes_multilabel_with_missing_labels(probe):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(450, 12))
@@ -65,7 +65,7 @@ def test_probes_multilabel_with_missing_labels(probe):
     assert out["auroc"] > 0.85 and out["macro_f1"] > 0.7
 
 
-@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
 @pytest.mark.parametrize("targets", [1, 3])
 def test_probes_regression_with_missing_targets(probe, targets):
     rng = np.random.default_rng(4)
@@ -76,9 +76,9 @@ def test_probes_regression_with_missing_targets(probe, targets):
         y = y[:, 0]
     splits = [(x[a:b], y[a:b]) for a, b in ((0, 250), (250, 350), (350, 450))]
     out = probe(*splits, Task("regression"), seed=0)
-    assert out["r2"] > (0.95 if probe is ev.linear_probe else 0.5)
+    assert out["r2"] > (0.95 if probe is probes.linear_probe else 0.5)
     assert out["spearman"] > 0.7
-    assert ("probe_alpha" in out) if probe is ev.linear_probe else ("probe_k" in out)
+    assert ("probe_alpha" in out) if probe is probes.linear_probe else ("probe_k" in out)
 
 
 def test_regression_selection_with_lower_is_better_primary():
@@ -86,24 +86,24 @@ def test_regression_selection_with_lower_is_better_primary():
     x = rng.normal(size=(300, 5))
     y = x[:, 0] + 0.1 * rng.normal(size=300)
     splits = [(x[a:b], y[a:b]) for a, b in ((0, 150), (150, 225), (225, 300))]
-    out = ev.linear_probe(*splits, Task("regression", primary_metric="rmse"), seed=0)
+    out = probes.linear_probe(*splits, Task("regression", primary_metric="rmse"), seed=0)
     assert out["rmse"] < 0.2
-    assert ev.selection_metric(Task("regression", primary_metric="rmse"), {"rmse": 0.5}) == ("rmse", -0.5)
+    assert metrics.selection_metric(Task("regression", primary_metric="rmse"), {"rmse": 0.5}) == ("rmse", -0.5)
 
 
 def test_knn_caps_k_by_train_size():
     rng = np.random.default_rng(6)
     train = (rng.normal(size=(7, 4)), np.array([0, 1, 0, 1, 0, 1, 0]))
     val = (rng.normal(size=(5, 4)), rng.integers(0, 2, 5))
-    out = ev.knn_probe(train, val, val, Task("multiclass"), seed=0)
+    out = probes.knn_probe(train, val, val, Task("multiclass"), seed=0)
     assert out["probe_k"] in (1.0, 5.0)
 
 
 def test_probes_without_validation_use_defaults():
     train, _, test = _blobs(np.random.default_rng(7))
     empty = (np.zeros((0, 16)), np.zeros(0, dtype=np.int64))
-    assert ev.linear_probe(train, empty, test, Task("multiclass"))["probe_C"] == 1.0
-    assert ev.knn_probe(train, empty, test, Task("multiclass"))["probe_k"] == 10.0
+    assert probes.linear_probe(train, empty, test, Task("multiclass"))["probe_C"] == 1.0
+    assert probes.knn_probe(train, empty, test, Task("multiclass"))["probe_k"] == 10.0
 
 
 # ----------------------------------------------------------------------------- val-only selection
@@ -128,25 +128,25 @@ def test_linear_probe_chooses_C_on_val_not_test():
     scaler = StandardScaler().fit(train[0])
     val_acc = [accuracy_score(val[1], LogisticRegression(C=C, max_iter=5000)
                               .fit(scaler.transform(train[0]), train[1]).predict(scaler.transform(val[0])))
-               for C in ev.C_GRID]
+               for C in probes.C_GRID]
     assert len(set(val_acc)) > 1  # the grid matters on this data
-    expected = ev.C_GRID[int(np.argmax(val_acc))]
-    out = ev.linear_probe(train, val, test, task, seed=0)
+    expected = probes.C_GRID[int(np.argmax(val_acc))]
+    out = probes.linear_probe(train, val, test, task, seed=0)
     assert out["probe_C"] == pytest.approx(expected)
     assert out["accuracy"] == pytest.approx(1 - max(val_acc))  # the val-best is the test-worst
 
 
-@pytest.mark.parametrize("probe", [ev.linear_probe, ev.knn_probe])
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
 def test_test_labels_never_reach_selection(probe, monkeypatch):
     train, val, test = _disagreeing_splits()
     seen = []
-    real = ev.selection_score
+    real = metrics.selection_score
 
     def spy(task, y, scores):
         seen.append(np.asarray(y).copy())
         return real(task, y, scores)
 
-    monkeypatch.setattr(ev, "selection_score", spy)
+    monkeypatch.setattr(metrics, "selection_score", spy)
     probe(train, val, test, Task("binary", primary_metric="accuracy"), seed=0)
     assert seen and all(np.array_equal(y, val[1]) for y in seen)
     assert not any(np.array_equal(y, test[1]) for y in seen)
@@ -155,10 +155,10 @@ def test_test_labels_never_reach_selection(probe, monkeypatch):
 def test_knn_chooses_k_on_val():
     train, val, test = _disagreeing_splits()
     task = Task("binary", primary_metric="accuracy")
-    grid = [k for k in ev.K_GRID if k <= len(train[0])]
-    sims, idx = ev.neighbours(train[0], val[0], max(grid))
-    val_acc = [accuracy_score(val[1], ev.knn_scores(task, train[1], sims, idx, k, 2) >= 0.5) for k in grid]
-    out = ev.knn_probe(train, val, test, task, seed=0)
+    grid = [k for k in probes.K_GRID if k <= len(train[0])]
+    sims, idx = probes.neighbours(train[0], val[0], max(grid))
+    val_acc = [accuracy_score(val[1], probes.knn_scores(task, train[1], sims, idx, k, 2) >= 0.5) for k in grid]
+    out = probes.knn_probe(train, val, test, task, seed=0)
     assert out["probe_k"] == grid[int(np.argmax(val_acc))]
 
 
@@ -169,7 +169,7 @@ def test_multiclass_metrics_match_sklearn():
     y = np.array([0, 1, 2, 2, 1, 0, 2])
     p = np.array([[.7, .2, .1], [.2, .5, .3], [.1, .3, .6], [.3, .4, .3],
                   [.1, .8, .1], [.4, .4, .2], [.2, .2, .6]])
-    out = ev.metrics_for(Task("multiclass"), y, p)
+    out = metrics.metrics_for(Task("multiclass"), y, p)
     pred = p.argmax(1)
     assert out["accuracy"] == pytest.approx(accuracy_score(y, pred))
     assert out["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
@@ -179,36 +179,36 @@ def test_multiclass_metrics_match_sklearn():
 
 def test_multiclass_hard_predictions_and_missing_class_have_no_auroc():
     y, pred = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
-    out = ev.metrics_for(Task("multiclass"), y, pred)
+    out = metrics.metrics_for(Task("multiclass"), y, pred)
     assert out["accuracy"] == 0.75 and "auroc" not in out
-    out = ev.metrics_for(Task("multiclass"), y, np.eye(3)[[0, 1, 0, 0]])  # class 2 absent
+    out = metrics.metrics_for(Task("multiclass"), y, np.eye(3)[[0, 1, 0, 0]])  # class 2 absent
     assert "auroc" not in out
 
 
 def test_binary_metrics_match_sklearn():
     y = np.array([0, 0, 1, 1, 1, 0])
     s = np.array([.1, .6, .8, .4, .9, .3])
-    out = ev.metrics_for(Task("binary"), y, s)
+    out = metrics.metrics_for(Task("binary"), y, s)
     pred = (s >= .5).astype(int)
     assert out["accuracy"] == pytest.approx(accuracy_score(y, pred))
     assert out["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
     assert out["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
     assert out["auroc"] == pytest.approx(roc_auc_score(y, s))
     assert out["auprc"] == pytest.approx(average_precision_score(y, s))
-    assert ev.metrics_for(Task("binary"), y, np.stack([1 - s, s], 1)) == out
+    assert metrics.metrics_for(Task("binary"), y, np.stack([1 - s, s], 1)) == out
 
 
 def test_multilabel_metrics_match_sklearn_and_mask_nan():
     y = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=float)
     s = np.array([[.9, .2, .6], [.3, .7, .4], [.6, .4, .2], [.2, .1, .8], [.4, .3, .3]])
-    out = ev.metrics_for(Task("multilabel"), y, s)
+    out = metrics.metrics_for(Task("multilabel"), y, s)
     assert out["auroc"] == pytest.approx(roc_auc_score(y, s, average="macro"))
     assert out["auprc"] == pytest.approx(average_precision_score(y, s, average="macro"))
     assert out["macro_f1"] == pytest.approx(f1_score(y, s >= .5, average="macro", zero_division=0))
 
     y_nan = y.copy()
     y_nan[0, 0] = y_nan[3, 2] = np.nan
-    out = ev.metrics_for(Task("multilabel"), y_nan, s)
+    out = metrics.metrics_for(Task("multilabel"), y_nan, s)
     keep0, keep2 = [1, 2, 3, 4], [0, 1, 2, 4]
     aurocs = [roc_auc_score(y[keep0, 0], s[keep0, 0]), roc_auc_score(y[:, 1], s[:, 1]),
               roc_auc_score(y[keep2, 2], s[keep2, 2])]
@@ -218,14 +218,14 @@ def test_multilabel_metrics_match_sklearn_and_mask_nan():
 def test_multilabel_skips_single_class_labels_for_auroc():
     y = np.array([[1, 0], [0, 0], [1, 0]], dtype=float)
     s = np.array([[.8, .1], [.3, .2], [.6, .4]])
-    out = ev.metrics_for(Task("multilabel"), y, s)
+    out = metrics.metrics_for(Task("multilabel"), y, s)
     assert out["auroc"] == pytest.approx(roc_auc_score(y[:, 0], s[:, 0]))
 
 
 def test_regression_metrics_match_sklearn():
     y = np.array([1.0, 2.0, 3.5, 4.0, 0.5])
     p = np.array([1.2, 1.8, 3.0, 4.5, 0.4])
-    out = ev.metrics_for(Task("regression"), y, p)
+    out = metrics.metrics_for(Task("regression"), y, p)
     assert out["r2"] == pytest.approx(r2_score(y, p))
     assert out["rmse"] == pytest.approx(math.sqrt(mean_squared_error(y, p)))
     assert out["spearman"] == pytest.approx(spearmanr(y, p).statistic)
@@ -234,7 +234,7 @@ def test_regression_metrics_match_sklearn():
 def test_multitask_regression_masks_nan_targets():
     y = np.array([[1.0, np.nan], [2.0, 5.0], [np.nan, 1.0], [4.0, 2.0], [3.0, 4.0]])
     p = np.array([[1.1, 9.0], [2.2, 4.0], [9.0, 1.5], [3.5, 2.5], [3.3, 3.0]])
-    out = ev.metrics_for(Task("regression"), y, p)
+    out = metrics.metrics_for(Task("regression"), y, p)
     per = []
     for j in range(2):
         k = ~np.isnan(y[:, j])
@@ -250,18 +250,18 @@ def test_multitask_regression_masks_nan_targets():
 
 
 def test_builtin_evaluators():
-    specs = {s.name: s for s in ev.builtin_evaluators()}
+    specs = {s.name: s for s in probes.builtin_evaluators()}
     assert set(specs) == {"core/linear", "core/knn"}
-    assert specs["core/linear"].evaluate is ev.linear_probe
-    assert specs["core/knn"].evaluate is ev.knn_probe
+    assert specs["core/linear"].evaluate is probes.linear_probe
+    assert specs["core/knn"].evaluate is probes.knn_probe
 
 
 def test_summarize_mean_and_std():
-    out = ev.summarize([{"acc": 0.8, "k": 5}, {"acc": 0.9, "k": 5}, {"acc": 1.0, "k": 10, "note": "x"}])
+    out = metrics.summarize([{"acc": 0.8, "k": 5}, {"acc": 0.9, "k": 5}, {"acc": 1.0, "k": 10, "note": "x"}])
     assert out["acc"][0] == pytest.approx(0.9)
     assert out["acc"][1] == pytest.approx(np.std([0.8, 0.9, 1.0], ddof=1))
     assert "note" not in out
-    assert ev.summarize([{"acc": 0.7}]) == {"acc": (0.7, 0.0)}
-    nan = ev.summarize([{"a": float("nan")}, {"a": float("nan")}])["a"]
+    assert metrics.summarize([{"acc": 0.7}]) == {"acc": (0.7, 0.0)}
+    nan = metrics.summarize([{"a": float("nan")}, {"a": float("nan")}])["a"]
     assert math.isnan(nan[0])
-    assert ev.summarize([{"a": 1.0}, {"a": float("nan")}, {"a": 3.0}])["a"] == (2.0, pytest.approx(math.sqrt(2)))
+    assert metrics.summarize([{"a": 1.0}, {"a": float("nan")}, {"a": 3.0}])["a"] == (2.0, pytest.approx(math.sqrt(2)))

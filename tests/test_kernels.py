@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.objectives.lfr import LFR, LFRConfig, build_lfr
+from core.objectives.lfr import LFRConfig, build_lfr
+from core.objectives.target_loss import TargetLoss
 from core.projectors import MLPBank
 from core.specs import InputSpec
 
@@ -71,9 +72,9 @@ def _lfr(**cfg):
 
 def test_auto_uses_torch_on_cpu_and_float64():
     lfr = _lfr()
-    assert not lfr._use_triton(torch.zeros(2, 3, 4))
-    assert not lfr._use_triton(torch.zeros(2, 3, 4, dtype=torch.float64))
-    assert not _lfr(loss_impl="torch")._use_triton(torch.zeros(2, 3, 4))
+    assert not lfr.target_loss.uses_triton(torch.zeros(2, 3, 4))
+    assert not lfr.target_loss.uses_triton(torch.zeros(2, 3, 4, dtype=torch.float64))
+    assert not _lfr(loss_impl="torch").target_loss.uses_triton(torch.zeros(2, 3, 4))
     z = torch.randn(8, 6, requires_grad=True)
     lfr.encoder_loss(z, None, torch.arange(8)).backward()  # the torch path, no triton involved
     assert z.grad is not None
@@ -99,14 +100,14 @@ def test_auto_falls_back_to_torch_once_when_the_kernel_fails(monkeypatch, caplog
     ref = _lfr(loss_impl="torch").encoder_loss(z, None, torch.arange(8))
     torch.manual_seed(0)
     lfr = _lfr()
-    monkeypatch.setattr(LFR, "_use_triton", lambda self, pred: not self.__dict__.get("_triton_failed"))
+    monkeypatch.setattr(TargetLoss, "uses_triton", lambda self, pred: not self.triton_failed)
     calls = []
 
     def broken(self, pred, target):
         calls.append(1)
         raise RuntimeError("no ptxas")
 
-    monkeypatch.setattr(LFR, "_triton_loss", broken)
+    monkeypatch.setattr(TargetLoss, "fused", broken)
     for _ in range(2):
         torch.testing.assert_close(lfr.encoder_loss(z, None, torch.arange(8)), ref)
     assert len(calls) == 1 and "using torch" in caplog.text

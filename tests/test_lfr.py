@@ -7,9 +7,8 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from core.data import ArrayDataset
-from core.objectives.lfr import (
-    LFR, LFRConfig, StackedPredictors, barlow_batchwise, build_lfr, cosine_loss, row_normalize,
-)
+from core.objectives.barlow import barlow_batchwise, cosine_loss, row_normalize
+from core.objectives.lfr import LFR, LFRConfig, StackedPredictors, build_lfr
 from core.objectives.reference import (
     loop_loss, released_outer_epoch, unstack_bank, unstack_predictors,
 )
@@ -366,3 +365,19 @@ def test_build_lfr_is_seeded_and_checks_params():
         build_lfr(spec, DIM, {"pred_dim": 3}, make, sample)
     with pytest.raises(ValueError, match="k=3"):
         LFR(MLPBank(F_IN, 3, 4), LFRConfig(k=2), DIM)
+
+
+def test_lfr_says_its_sample_size_and_rank_checks_through_the_objective_protocol():
+    """Generic code asks the spec for the sample size and the objective for its rank checks."""
+    from core.objectives.base import Objective
+    from core.plugins import get_plugin_manager
+
+    spec = get_plugin_manager().get("objective", "core/lfr")
+    assert spec.sample_size({}) == 256 and spec.sample_size({"dpp_sample": 64}) == 64
+    assert get_plugin_manager().get("objective", "core/diet").sample_size == 256
+    x = torch.randn(16, 10, generator=torch.Generator().manual_seed(0))
+    lfr = build_lfr(InputSpec("vector", (10,)), 6, {"k": 2, "candidates_per_slot": 2},
+                    lambda n, d: MLPBank(10, n, d, hidden=8), x)
+    assert isinstance(lfr, Objective)
+    assert lfr.rank_checks() == {"projector_bank": bank_hash(lfr.bank)}
+    assert Objective().rank_checks() == {}

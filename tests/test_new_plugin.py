@@ -61,9 +61,15 @@ def test_every_modality_renders_a_plugin_that_passes_the_contract(modality, tmp_
     name = f"tpl_{modality}"
     root = scaffold.render(name, modality, "Tester", tmp_path)
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    assert files == [".github/workflows/tests.yml", ".gitignore", "README.md", f"core_{name}/__init__.py",
-                     f"core_{name}/data.py", f"core_{name}/data/toy.csv", f"core_{name}/encoders.py",
-                     f"core_{name}/plugin.py", "pyproject.toml", "tests/test_plugin.py"]
+    template = scaffold.template_dir()
+    rendered = {rel.as_posix().replace("{{name}}", name).removesuffix(".j2")
+                for rel in scaffold.template_files(template)}
+    assert files == sorted(rendered | {f"core_{name}/data/toy.csv"})
+    assert {".github/workflows/tests.yml", ".gitignore", "LICENSE", "README.md", f"core_{name}/__init__.py",
+            f"core_{name}/plugin.py", "pyproject.toml"} <= set(files) and "__init__.py" not in files
+    assert (root / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes()
+    for mentioned in set(re.findall(rf"core_{name}/[\w/.]+\.\w+", (root / "README.md").read_text())):
+        assert (root / mentioned).is_file(), f"README.md names {mentioned}, which the template does not render"
     text = (root / "pyproject.toml").read_text()
     assert f'[project.entry-points.core]\n{name} = "core_{name}.plugin"' in text
     assert '"core>=0.1,<0.2"' in text and f'name = "core-{name}"' in text

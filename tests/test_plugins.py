@@ -129,12 +129,78 @@ def test_builtin_hooks_return_specs():
 
 
 def test_reader_flags_become_dataset_options():
-    from core.cli import reader_flags
+    from core.options import reader_flags
 
     assert reader_flags(["--smiles-col", "smi", "--target-col=logS", "--strip-salts", "--fs", "100"]) == {
         "smiles_col": "smi", "target_col": "logS", "strip_salts": True, "fs": 100}
     with pytest.raises(UserError, match="unexpected argument 'stray'"):
         reader_flags(["stray"])
+
+
+def test_key_values_read_yaml_scalars_and_name_the_flag():
+    from core.options import key_values
+
+    assert key_values(["fs=100", " name = a=b", "on=true"], "--option") == {"fs": 100, "name": "a=b", "on": True}
+    assert key_values(None, "--set") == {}
+    with pytest.raises(UserError, match="--set 'k8': expected KEY=VALUE"):
+        key_values(["k8"], "--set")
+
+
+def _subparsers():
+    import argparse
+
+    return argparse.ArgumentParser(prog="core").add_subparsers(dest="command")
+
+
+def test_core_commands_come_from_the_builtin_commands_module():
+    pm = PluginManager(load_entry_points=False)
+    info = pm.plugins()[0]
+    assert info.module == "core.builtins, core.commands" and "core_cli" in info.hooks
+    sub = _subparsers()
+    assert pm.add_commands(sub) == []
+    assert list(sub.choices) == ["new-plugin", "check", "bench"]
+    assert sub.choices["bench"].get_default("takes_reader_flags") is True
+
+
+def test_broken_plugin_cli_hook_warns_and_other_commands_stay():
+    @core.hookimpl
+    def core_cli(subparsers):
+        raise RuntimeError("boom")
+
+    @core.hookimpl
+    def core_cli_ok(subparsers):
+        subparsers.add_parser("hello").set_defaults(func=lambda args: 0)
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register_module(_module("broken", core_cli=core_cli), name="broken")
+    pm.register_module(_module("fine", core_cli=core.hookimpl(specname="core_cli")(core_cli_ok)), name="fine")
+    sub = _subparsers()
+    assert pm.add_commands(sub) == ["plugin 'broken': core_cli hook failed: RuntimeError: boom"]
+    assert {"bench", "check", "new-plugin", "hello"} <= set(sub.choices)
+
+
+def test_a_clash_with_a_core_command_is_the_plugins_failure():
+    @core.hookimpl
+    def core_cli(subparsers):
+        subparsers.add_parser("bench")
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register_module(_module("clash", core_cli=core_cli), name="clash")
+    sub = _subparsers()
+    warnings = pm.add_commands(sub)
+    assert len(warnings) == 1 and "plugin 'clash'" in warnings[0] and "bench" in warnings[0]
+    assert sub.choices["bench"].get_default("func").__module__ == "core.commands"
+
+
+def test_a_failure_in_cores_own_commands_is_raised_not_swallowed(monkeypatch):
+    from core import commands
+
+    def broken(sub):
+        raise RuntimeError("core bug")
+
+    monkeypatch.setattr(commands, "add_bench_parser", broken)
+    with pytest.raises(RuntimeError, match="core bug"):
+        PluginManager(load_entry_points=False).add_commands(_subparsers())
 
 
 def test_lazy_factory_imports_on_first_call(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The markdown report, plots and atomic writes (core.report, core.io)."""
+"""The markdown report, its tables and plots, and atomic writes (core.report, core.tables, core.plots, core.io)."""
 import os
 import re
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core import io as cio
-from core import report
+from core import plots, report, tables
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -74,9 +74,9 @@ def test_atomic_write_json(tmp_path):
 def test_loss_curve_png(tmp_path):
     history = [{"epoch": e, "encoder_loss": 1.0 / (e + 1), "predictor_loss": 2.0 / (e + 1), "lr": 3e-4}
                for e in range(5)]
-    path = report.plot_loss_curve(history, tmp_path / "loss_curve.png")
+    path = plots.plot_loss_curve(history, tmp_path / "loss_curve.png")
     assert _is_png(path) and _no_tmp_files(tmp_path)
-    assert _is_png(report.plot_loss_curve([], tmp_path / "empty.png"))
+    assert _is_png(plots.plot_loss_curve([], tmp_path / "empty.png"))
 
 
 @pytest.mark.parametrize("kind", ["classes", "multilabel", "regression", "none"])
@@ -87,28 +87,28 @@ def test_embedding_map_png(tmp_path, kind):
               "multilabel": (rng.random((60, 4)) > 0.6).astype(float),
               "regression": rng.normal(size=60),
               "none": None}[kind]
-    path = report.plot_embedding_map(emb, labels, ("a", "b", "c"), tmp_path / "map.png", seed=0)
+    path = plots.plot_embedding_map(emb, labels, ("a", "b", "c"), tmp_path / "map.png", seed=0)
     assert _is_png(path)
 
 
 def test_embedding_map_uses_pca_beyond_tsne_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "TSNE_MAX_POINTS", 50)
+    monkeypatch.setattr(plots, "TSNE_MAX_POINTS", 50)
     emb = np.random.default_rng(1).normal(size=(80, 5))
-    xy = report.embedding_2d(emb, seed=0)
+    xy = plots.embedding_2d(emb, seed=0)
     assert xy.shape == (80, 2)
-    assert _is_png(report.plot_embedding_map(emb, np.arange(80) % 2, ("x", "y"), tmp_path / "m.png"))
+    assert _is_png(plots.plot_embedding_map(emb, np.arange(80) % 2, ("x", "y"), tmp_path / "m.png"))
 
 
 def test_embedding_2d_tiny_and_one_dimensional():
-    assert report.embedding_2d(np.ones((2, 1))).shape == (2, 2)
-    assert report.embedding_2d(np.random.default_rng(0).normal(size=(12, 1))).shape == (12, 2)
+    assert plots.embedding_2d(np.ones((2, 1))).shape == (2, 2)
+    assert plots.embedding_2d(np.random.default_rng(0).normal(size=(12, 1))).shape == (12, 2)
 
 
 # ----------------------------------------------------------------------------- tables
 
 
 def test_metric_table_rows_std_and_bold_best():
-    table = report.metric_table(RESULTS, "accuracy")
+    table = tables.metric_table(RESULTS, "accuracy")
     lines = table.strip().splitlines()
     assert lines[0].startswith("| model | accuracy | macro_f1 | probe_C |")
     assert len(lines) == 2 + 3
@@ -121,14 +121,14 @@ def test_metric_table_rows_std_and_bold_best():
 def test_metric_table_lower_is_better_and_missing():
     results = {"LFR": {"r2": 0.8, "rmse": 0.3}, "raw features": {"r2": 0.5, "rmse": 0.6},
                "random-init encoder": {"r2": float("nan")}}
-    table = report.metric_table(results, "rmse")
+    table = tables.metric_table(results, "rmse")
     assert table.splitlines()[0] == "| model | rmse | r2 |"
     assert "| LFR | **0.300** | **0.800** |" in table
     assert "| random-init encoder | — | — |" in table
 
 
 def test_console_table_is_aligned():
-    text = report.format_console_table(RESULTS, "accuracy")
+    text = tables.format_console_table(RESULTS, "accuracy")
     lines = text.rstrip("\n").splitlines()
     assert lines[0].split()[:2] == ["model", "accuracy"]
     assert set(lines[1]) <= {"-", " "}
@@ -181,10 +181,10 @@ def test_write_report_minimal(tmp_path):
 def test_prefixed_metrics_are_grouped_per_evaluator(tmp_path):
     flat = {"LFR": {"linear/accuracy": (0.9, 0.01), "linear/probe_C": (1.0, 0.0), "knn/accuracy": (0.8, 0.0)},
             "raw features": {"linear/accuracy": (0.7, 0.02), "knn/accuracy": (0.85, 0.01)}}
-    groups = report.group_by_evaluator(flat)
+    groups = tables.group_by_evaluator(flat)
     assert list(groups) == ["linear", "knn"]
     assert groups["knn"]["raw features"] == {"accuracy": (0.85, 0.01)}
-    console = report.format_console_table(flat, "accuracy")
+    console = tables.format_console_table(flat, "accuracy")
     assert "[linear]" in console and "[knn]" in console and "0.850 ± 0.010*" in console
     text = report.write_report(tmp_path, title="t", config={"seed": 0}, results=flat, primary_metric="accuracy",
                                dataset_info={"sizes": {"train": 10, "test": 5}, "skipped": 0,
@@ -192,3 +192,11 @@ def test_prefixed_metrics_are_grouped_per_evaluator(tmp_path):
     assert "### linear" in text and "### knn" in text
     assert "| LFR | **0.900 ± 0.010** | 1 |" in text
     assert "train: 10, test: 5" in text
+
+
+def test_public_table_helpers():
+    assert tables.fmt_cell((0.91234, 0.01)) == "0.912 ± 0.010"
+    assert tables.fmt_cell((10.0, 0.0), setting=True) == "10" and tables.fmt_cell(None) == tables.MISSING
+    assert tables.md_escape("a|b") == "a\\|b"
+    assert tables.kv_table({"k|1": {"x": 1}}) == ["| key | value |", "|---|---|", '| k\\|1 | `{"x": 1}` |', ""]
+    assert tables.lower_is_better("ridge/rmse") and not tables.lower_is_better("linear/accuracy")

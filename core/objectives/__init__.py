@@ -15,8 +15,16 @@ with this protocol:
 * optional ``encoder_input(x, index) -> x'``: what the encoder sees in the encoder phase
   (default: ``x``). SimCLR/SimSiam return two augmented views concatenated, so ``z`` is
   ``(2B, D)`` and one encoder forward serves both views.
+* optional ``rank_checks() -> {name: hash}``: frozen state that must be identical on every
+  rank under DDP (LFR: its projector bank); ``core.training`` records it per rank.
 
-Objectives here: :mod:`~core.objectives.lfr` (the core's pretext) and the baselines of
+Every objective here derives from :class:`~core.objectives.base.Objective` (the defaults of
+this protocol). A factory that wants a seeded batch of raw pretrain inputs (``sample``) of a
+size other than 256 says so with ``ObjectiveSpec(sample_size=...)``.
+
+Objectives here: :mod:`~core.objectives.lfr` (the core's pretext; its loss terms in
+:mod:`~core.objectives.barlow`, run in torch or as the fused Triton kernel of
+:mod:`~core.objectives.kernels` by :mod:`~core.objectives.target_loss`) and the baselines of
 ``core bench``: :mod:`~core.objectives.autoencoder`, :mod:`~core.objectives.diet`,
 :mod:`~core.objectives.simclr`, :mod:`~core.objectives.simsiam` (these two need a plugin's
 ``core_augmentations``) and :mod:`~core.objectives.supervised` (labels of the train split;

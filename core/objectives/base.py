@@ -1,6 +1,6 @@
-"""Shared pieces of the baseline objectives: protocol defaults and validated configs.
+"""Shared pieces of the objectives: protocol defaults and validated configs.
 
-Every baseline is one module under :mod:`core.objectives` holding a frozen config dataclass
+Every objective (LFR and the baselines) is one module under :mod:`core.objectives` holding a frozen config dataclass
 (validated in ``__post_init__``, built from a run's ``objective_params`` by
 :func:`config_from_params`), pure-function loss terms, and an :class:`Objective` subclass.
 """
@@ -18,7 +18,8 @@ __all__ = ["Objective", "config_from_params", "check_int", "check_number", "chec
 
 class Objective(nn.Module):
     """Defaults of the objective protocol (see :mod:`core.objectives`): nothing to prepare,
-    every trainable parameter of the objective is trained with the encoder, no inner phase.
+    every trainable parameter of the objective is trained with the encoder, no inner phase,
+    no frozen state to compare across ranks. LFR and every baseline derive from it.
 
     Subclasses implement :meth:`encoder_loss` and, if the encoder must see something other than
     the raw batch (augmented views), ``encoder_input(x, index)``.
@@ -40,6 +41,11 @@ class Objective(nn.Module):
 
     def inner_phase(self, embeddings, index, optimizer, batch_size, generator=None) -> float:
         return float("nan")
+
+    def rank_checks(self) -> dict:
+        """``{name: hash}`` of frozen state that must be identical on every rank under DDP
+        (``core.training`` records it next to the parameter hashes); nothing by default."""
+        return {}
 
 
 def config_from_params(cls, params: Optional[dict], objective: str):

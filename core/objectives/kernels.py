@@ -1,6 +1,6 @@
-"""Fused Triton kernels for the K-target batch-wise Barlow loss (DESIGN §8).
+"""Fused Triton kernels for the K-target batch-wise Barlow loss (docs/design.md#lfr).
 
-Same value and gradient as :func:`core.objectives.lfr.barlow_batchwise` for ``(K, B, d)``
+Same value and gradient as :func:`core.objectives.barlow.barlow_batchwise` for ``(K, B, d)``
 predictions and targets (row-normalised, C = P̂Ŷᵀ, ℓ = Σ(Cᵢᵢ−1)² + λΣ_{i≠j}Cᵢⱼ², mean over
 K, ``sum``/``mean`` reduction, ``auto``/``bxb``/``gram`` form), without the B×B matrix C ever
 being written to device memory. Only the prediction side gets a gradient (targets are
@@ -48,14 +48,66 @@ import torch
 import triton
 import triton.language as tl
 
+from core.objectives.barlow import EPS, check_barlow_args, uses_gram_form
+
 __all__ = ["INTERPRET", "AUTOTUNE", "barlow_batchwise_triton", "check_supported", "EPS"]
 
 INTERPRET = bool(triton.knobs.runtime.interpret) if hasattr(triton, "knobs") else \
     os.environ.get("TRITON_INTERPRET", "0") == "1"
 AUTOTUNE = not INTERPRET and os.environ.get("CORE_TRITON_AUTOTUNE", "0") == "1"
-EPS = 1e-8  # as core.objectives.lfr.row_normalize
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 _TL = {torch.float32: tl.float32, torch.bfloat16: tl.bfloat16, torch.float16: tl.float16}
+
+
+# -------------------------------------------------------------------------- tile helpers
+@triton.jit
+def _load_tile(ptr, rows, cols, s_row, s_col, n_rows, n_cols):
+    """The tile ``ptr[rows[:, None], cols[None, :]]`` with strides ``(s_row, s_col)``; 0 outside
+    ``n_rows × n_cols``. A transposed tile is the same call with rows/cols (and strides) swapped."""
+    mask = (rows[:, None] < n_rows) & (cols[None, :] < n_cols)
+    return tl.load(ptr + rows[:, None] * s_row + cols[None, :] * s_col, mask=mask, other=0.0)
+
+
+@triton.jit
+def _store_tile(ptr, rows, cols, s_row, s_col, n_rows, n_cols, value):
+    """Write ``value`` to the tile of :func:`_load_tile` (only inside ``n_rows × n_cols``), cast to ``ptr``'s dtype."""
+    mask = (rows[:, None] < n_rows) & (cols[None, :] < n_cols)
+    tl.store(ptr + rows[:, None] * s_row + cols[None, :] * s_col, value.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _row_block(PN, B, eps, BLOCK_M: tl.constexpr):
+    """The rows of a backward program (grid ``(nM, K)``): ``k``, ``rm``, ``rm < B``, ‖pᵢ‖ and 1/‖pᵢ‖ (clamped)."""
+    k = tl.program_id(1).to(tl.int64)
+    rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    mrow = rm < B
+    pn = tl.load(PN + k * B + rm, mask=mrow, other=1.0)
+    return k, rm, mrow, pn, 1.0 / tl.maximum(pn, eps)
+
+
+@triton.jit
+def _dot_operand(x, DOT_DTYPE: tl.constexpr, UPCAST: tl.constexpr):
+    """``x`` in the dot's input dtype; under ``UPCAST`` (interpreter, bfloat16) rounded to it and
+    upcast to float32 again (see module docstring)."""
+    x = x.to(DOT_DTYPE)
+    if UPCAST:
+        x = x.to(tl.float32)
+    return x
+
+
+@triton.jit
+def _raw_c_tile(Pk, Yk, rm, rn, B, D, sp_b, sp_d, sy_b, sy_d,
+                DOT_DTYPE: tl.constexpr, UPCAST: tl.constexpr, PRECISION: tl.constexpr,
+                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    """``P[rm] · Y[rn]ᵀ`` (BM×BN, float32) from the raw rows, over d in BK chunks: the tile of C
+    before the inverse-norm rescaling. ``Pk``/``Yk`` point at target k."""
+    acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+    for d0 in range(0, D, BLOCK_K):
+        cols = d0 + tl.arange(0, BLOCK_K)
+        p = _dot_operand(_load_tile(Pk, rm, cols, sp_b, sp_d, B, D), DOT_DTYPE, UPCAST)
+        yt = _dot_operand(_load_tile(Yk, cols, rn, sy_d, sy_b, D, B), DOT_DTYPE, UPCAST)  # (BK, BN): Yᵀ tile
+        acc = tl.dot(p, yt, acc, input_precision=PRECISION)
+    return acc
 
 
 # -------------------------------------------------------------------------- kernels
@@ -73,9 +125,8 @@ def _row_stats(P, Y, PN, RY, CD, DPART, B, D,
     py = tl.zeros([BLOCK_M], dtype=tl.float32)
     for d0 in range(0, D, BLOCK_D):
         cols = d0 + tl.arange(0, BLOCK_D)
-        m = rmask[:, None] & (cols[None, :] < D)
-        p = tl.load(P + k * sp_k + rows[:, None] * sp_b + cols[None, :] * sp_d, mask=m, other=0.0).to(tl.float32)
-        y = tl.load(Y + k * sy_k + rows[:, None] * sy_b + cols[None, :] * sy_d, mask=m, other=0.0).to(tl.float32)
+        p = _load_tile(P + k * sp_k, rows, cols, sp_b, sp_d, B, D).to(tl.float32)
+        y = _load_tile(Y + k * sy_k, rows, cols, sy_b, sy_d, B, D).to(tl.float32)
         pp += tl.sum(p * p, axis=1)
         yy += tl.sum(y * y, axis=1)
         py += tl.sum(p * y, axis=1)
@@ -103,19 +154,8 @@ def _bxb_fwd(P, Y, PN, RY, OPART, B, D,
     k = tl.program_id(2).to(tl.int64)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-    for d0 in range(0, D, BLOCK_K):
-        cols = d0 + tl.arange(0, BLOCK_K)
-        p = tl.load(P + k * sp_k + rm[:, None] * sp_b + cols[None, :] * sp_d,
-                    mask=(rm[:, None] < B) & (cols[None, :] < D), other=0.0)
-        yt = tl.load(Y + k * sy_k + rn[None, :] * sy_b + cols[:, None] * sy_d,  # (BK, BN): Yᵀ tile
-                     mask=(rn[None, :] < B) & (cols[:, None] < D), other=0.0)
-        p = p.to(DOT_DTYPE)
-        yt = yt.to(DOT_DTYPE)
-        if UPCAST:  # interpreter: bf16 rounding kept, dot in fp32 (see module docstring)
-            p = p.to(tl.float32)
-            yt = yt.to(tl.float32)
-        acc = tl.dot(p, yt, acc, input_precision=PRECISION)
+    acc = _raw_c_tile(P + k * sp_k, Y + k * sy_k, rm, rn, B, D, sp_b, sp_d, sy_b, sy_d,
+                      DOT_DTYPE, UPCAST, PRECISION, BLOCK_M, BLOCK_N, BLOCK_K)
     rp = 1.0 / tl.maximum(tl.load(PN + k * B + rm, mask=rm < B, other=1.0), eps)
     ry = tl.load(RY + k * B + rn, mask=rn < B, other=0.0)
     c = acc * rp[:, None] * ry[None, :]
@@ -137,46 +177,24 @@ def _bxb_bwd(P, Y, PN, RY, CD, GO, U, G, B, D,
     the first column block stores, later ones read-modify-write). Then
     ∂ℓ/∂pᵢ = scale·go·(uᵢ + 2(Cᵢᵢ−1)ŷᵢ − sᵢp̂ᵢ)/‖pᵢ‖ written to G (which may alias U).
     """
-    pid_m = tl.program_id(0)
-    k = tl.program_id(1).to(tl.int64)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    mrow = rm < B
-    pn = tl.load(PN + k * B + rm, mask=mrow, other=1.0)
-    rp = 1.0 / tl.maximum(pn, eps)
+    k, rm, mrow, pn, rp = _row_block(PN, B, eps, BLOCK_M)
     s = tl.zeros([BLOCK_M], dtype=tl.float32)
     for n0 in range(0, B, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
-        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-        for d0 in range(0, D, BLOCK_K):
-            cols = d0 + tl.arange(0, BLOCK_K)
-            p = tl.load(P + k * sp_k + rm[:, None] * sp_b + cols[None, :] * sp_d,
-                        mask=mrow[:, None] & (cols[None, :] < D), other=0.0)
-            yt = tl.load(Y + k * sy_k + rn[None, :] * sy_b + cols[:, None] * sy_d,
-                         mask=(rn[None, :] < B) & (cols[:, None] < D), other=0.0)
-            p = p.to(DOT_DTYPE)
-            yt = yt.to(DOT_DTYPE)
-            if UPCAST:  # interpreter: bf16 rounding kept, dot in fp32 (see module docstring)
-                p = p.to(tl.float32)
-                yt = yt.to(tl.float32)
-            acc = tl.dot(p, yt, acc, input_precision=PRECISION)
+        acc = _raw_c_tile(P + k * sp_k, Y + k * sy_k, rm, rn, B, D, sp_b, sp_d, sy_b, sy_d,
+                          DOT_DTYPE, UPCAST, PRECISION, BLOCK_M, BLOCK_N, BLOCK_K)
         ry = tl.load(RY + k * B + rn, mask=rn < B, other=0.0)
         c = acc * rp[:, None] * ry[None, :]
         off = mrow[:, None] & (rn[None, :] < B) & (rm[:, None] != rn[None, :])
         gc = tl.where(off, 2.0 * lambd * c, 0.0)
         s += tl.sum(gc * c, axis=1)
-        w = (gc * ry[None, :]).to(DOT_DTYPE)  # coefficients on the raw rows y_j
-        if UPCAST:
-            w = w.to(tl.float32)
+        w = _dot_operand(gc * ry[None, :], DOT_DTYPE, UPCAST)  # coefficients on the raw rows y_j
         for d0 in range(0, D, BLOCK_K):
             cols = d0 + tl.arange(0, BLOCK_K)
-            y = tl.load(Y + k * sy_k + rn[:, None] * sy_b + cols[None, :] * sy_d,
-                        mask=(rn[:, None] < B) & (cols[None, :] < D), other=0.0)
+            y = _dot_operand(_load_tile(Y + k * sy_k, rn, cols, sy_b, sy_d, B, D), DOT_DTYPE, UPCAST)
             um = mrow[:, None] & (cols[None, :] < D)
             uptr = U + k * su_k + rm[:, None] * su_b + cols[None, :] * su_d
             prev = tl.load(uptr, mask=um & (n0 > 0), other=0.0)
-            y = y.to(DOT_DTYPE)
-            if UPCAST:
-                y = y.to(tl.float32)
             prev = tl.dot(w, y, prev, input_precision=PRECISION)
             tl.store(uptr, prev, mask=um)
         tl.debug_barrier()  # U rows are re-read by other threads of this program
@@ -188,13 +206,12 @@ def _bxb_bwd(P, Y, PN, RY, CD, GO, U, G, B, D,
     f = tl.load(GO).to(tl.float32) * scale
     for d0 in range(0, D, BLOCK_K):
         cols = d0 + tl.arange(0, BLOCK_K)
-        m = mrow[:, None] & (cols[None, :] < D)
-        u = tl.load(U + k * su_k + rm[:, None] * su_b + cols[None, :] * su_d, mask=m, other=0.0)
-        p = tl.load(P + k * sp_k + rm[:, None] * sp_b + cols[None, :] * sp_d, mask=m, other=0.0).to(tl.float32)
-        y = tl.load(Y + k * sy_k + rm[:, None] * sy_b + cols[None, :] * sy_d, mask=m, other=0.0).to(tl.float32)
+        u = _load_tile(U + k * su_k, rm, cols, su_b, su_d, B, D)
+        p = _load_tile(P + k * sp_k, rm, cols, sp_b, sp_d, B, D).to(tl.float32)
+        y = _load_tile(Y + k * sy_k, rm, cols, sy_b, sy_d, B, D).to(tl.float32)
         u += (g_ii * ry_i)[:, None] * y
         grad = (f * rp)[:, None] * (u - (s * rp)[:, None] * p)
-        tl.store(G + k * sg_k + rm[:, None] * sg_b + cols[None, :] * sg_d, grad.to(G.dtype.element_ty), mask=m)
+        _store_tile(G + k * sg_k, rm, cols, sg_b, sg_d, B, D, grad)
 
 
 @triton.jit
@@ -213,16 +230,10 @@ def _gram_m(Y, RY, M, B, D, sy_k, sy_b, sy_d,
     for j0 in range(0, B, BLOCK_J):
         rj = j0 + tl.arange(0, BLOCK_J)
         ry = tl.load(RY + k * B + rj, mask=rj < B, other=0.0)
-        yat = tl.load(Y + k * sy_k + rj[None, :] * sy_b + ra[:, None] * sy_d,  # (BA, BJ)
-                      mask=(rj[None, :] < B) & (ra[:, None] < D), other=0.0).to(tl.float32) * ry[None, :]
-        yb = tl.load(Y + k * sy_k + rj[:, None] * sy_b + rb[None, :] * sy_d,  # (BJ, BA)
-                     mask=(rj[:, None] < B) & (rb[None, :] < D), other=0.0).to(tl.float32) * ry[:, None]
-        yat = yat.to(DOT_DTYPE)
-        yb = yb.to(DOT_DTYPE)
-        if UPCAST:  # interpreter: bf16 rounding kept, dot in fp32 (see module docstring)
-            yat = yat.to(tl.float32)
-            yb = yb.to(tl.float32)
-        acc = tl.dot(yat, yb, acc, input_precision=PRECISION)
+        yat = _load_tile(Y + k * sy_k, ra, rj, sy_d, sy_b, D, B).to(tl.float32) * ry[None, :]  # (BA, BJ)
+        yb = _load_tile(Y + k * sy_k, rj, rb, sy_b, sy_d, B, D).to(tl.float32) * ry[:, None]  # (BJ, BA)
+        acc = tl.dot(_dot_operand(yat, DOT_DTYPE, UPCAST), _dot_operand(yb, DOT_DTYPE, UPCAST), acc,
+                     input_precision=PRECISION)
     m = (ra[:, None] < D) & (rb[None, :] < D)
     tl.store(M + k * D * D + ra[:, None] * D + rb[None, :], acc, mask=m)
     tl.store(M + k * D * D + rb[None, :] * D + ra[:, None], acc, mask=m)
@@ -242,22 +253,15 @@ def _gram_v(P, M, PN, V, OPART, B, D, sp_k, sp_b, sp_d, eps,
     acc = tl.zeros([BLOCK_M, BLOCK_A], dtype=tl.float32)
     for b0 in range(0, D, BLOCK_B):
         rb = b0 + tl.arange(0, BLOCK_B)
-        p = tl.load(P + k * sp_k + rm[:, None] * sp_b + rb[None, :] * sp_d,
-                    mask=(rm[:, None] < B) & (rb[None, :] < D), other=0.0)
-        mt = tl.load(M + k * D * D + rb[:, None] * D + ra[None, :],
-                     mask=(rb[:, None] < D) & (ra[None, :] < D), other=0.0)
-        p = p.to(DOT_DTYPE)
-        mt = mt.to(DOT_DTYPE)
-        if UPCAST:  # interpreter: bf16 rounding kept, dot in fp32 (see module docstring)
-            p = p.to(tl.float32)
-            mt = mt.to(tl.float32)
+        p = _dot_operand(_load_tile(P + k * sp_k, rm, rb, sp_b, sp_d, B, D), DOT_DTYPE, UPCAST)
+        mt = _dot_operand(_load_tile(M + k * D * D, rb, ra, D, 1, D, D), DOT_DTYPE, UPCAST)
         acc = tl.dot(p, mt, acc, input_precision=PRECISION)
     rp = 1.0 / tl.maximum(tl.load(PN + k * B + rm, mask=rm < B, other=1.0), eps)
     v = acc * rp[:, None]
     mask = (rm[:, None] < B) & (ra[None, :] < D)
     if STORE_V:
         tl.store(V + k * B * D + rm[:, None] * D + ra[None, :], v, mask=mask)
-    p_own = tl.load(P + k * sp_k + rm[:, None] * sp_b + ra[None, :] * sp_d, mask=mask, other=0.0).to(tl.float32)
+    p_own = _load_tile(P + k * sp_k, rm, ra, sp_b, sp_d, B, D).to(tl.float32)
     part = tl.sum(tl.sum(tl.where(mask, p_own * rp[:, None] * v, 0.0), axis=1), axis=0)
     tl.store(OPART + k * tl.num_programs(0) * tl.num_programs(1) + pid_m * tl.num_programs(1) + pid_a, part)
 
@@ -267,18 +271,12 @@ def _gram_bwd(P, Y, PN, RY, CD, V, GO, G, B, D,
               sp_k, sp_b, sp_d, sy_k, sy_b, sy_d, sg_k, sg_b, sg_d, lambd, eps, scale,
               BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
     """Row pass: uᵢ = 2λVᵢ + (2(Cᵢᵢ−1) − 2λCᵢᵢ)ŷᵢ, sᵢ = uᵢ·p̂ᵢ, ∂ℓ/∂pᵢ = (uᵢ − sᵢp̂ᵢ)/‖pᵢ‖. Grid (nM, K)."""
-    pid_m = tl.program_id(0)
-    k = tl.program_id(1).to(tl.int64)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    mrow = rm < B
-    pn = tl.load(PN + k * B + rm, mask=mrow, other=1.0)
-    rp = 1.0 / tl.maximum(pn, eps)
+    k, rm, mrow, pn, rp = _row_block(PN, B, eps, BLOCK_M)
     t = tl.zeros([BLOCK_M], dtype=tl.float32)
     for d0 in range(0, D, BLOCK_D):
         cols = d0 + tl.arange(0, BLOCK_D)
-        m = mrow[:, None] & (cols[None, :] < D)
-        p = tl.load(P + k * sp_k + rm[:, None] * sp_b + cols[None, :] * sp_d, mask=m, other=0.0).to(tl.float32)
-        v = tl.load(V + k * B * D + rm[:, None] * D + cols[None, :], mask=m, other=0.0)
+        p = _load_tile(P + k * sp_k, rm, cols, sp_b, sp_d, B, D).to(tl.float32)
+        v = _load_tile(V + k * B * D, rm, cols, D, 1, B, D)
         t += tl.sum(p * v, axis=1)
     c_ii = tl.load(CD + k * B + rm, mask=mrow, other=0.0)
     ry = tl.load(RY + k * B + rm, mask=mrow, other=0.0)
@@ -287,13 +285,12 @@ def _gram_bwd(P, Y, PN, RY, CD, V, GO, G, B, D,
     f = tl.load(GO).to(tl.float32) * scale
     for d0 in range(0, D, BLOCK_D):
         cols = d0 + tl.arange(0, BLOCK_D)
-        m = mrow[:, None] & (cols[None, :] < D)
-        p = tl.load(P + k * sp_k + rm[:, None] * sp_b + cols[None, :] * sp_d, mask=m, other=0.0).to(tl.float32)
-        y = tl.load(Y + k * sy_k + rm[:, None] * sy_b + cols[None, :] * sy_d, mask=m, other=0.0).to(tl.float32)
-        v = tl.load(V + k * B * D + rm[:, None] * D + cols[None, :], mask=m, other=0.0)
+        p = _load_tile(P + k * sp_k, rm, cols, sp_b, sp_d, B, D).to(tl.float32)
+        y = _load_tile(Y + k * sy_k, rm, cols, sy_b, sy_d, B, D).to(tl.float32)
+        v = _load_tile(V + k * B * D, rm, cols, D, 1, B, D)
         u = 2.0 * lambd * v + (g_ii * ry)[:, None] * y
         grad = (f * rp)[:, None] * (u - (s * rp)[:, None] * p)
-        tl.store(G + k * sg_k + rm[:, None] * sg_b + cols[None, :] * sg_d, grad.to(G.dtype.element_ty), mask=m)
+        _store_tile(G + k * sg_k, rm, cols, sg_b, sg_d, B, D, grad)
 
 
 @triton.jit
@@ -469,17 +466,15 @@ class _BarlowTriton(torch.autograd.Function):
 
 def barlow_batchwise_triton(pred: torch.Tensor, target: torch.Tensor, lambd: float = 0.01,
                             reduction: str = "sum", form: str = "auto") -> torch.Tensor:
-    """Fused-kernel twin of :func:`core.objectives.lfr.barlow_batchwise` (same arguments,
+    """Fused-kernel twin of :func:`core.objectives.barlow.barlow_batchwise` (same arguments,
     value and gradient; a float32 scalar). ``form`` picks the algorithm exactly as there
     (``auto``: gram when d < B); targets are constants (no gradient)."""
-    from core.objectives.lfr import check_barlow_args
-
     check_barlow_args(pred, target, lambd, reduction, form)
     check_supported(pred)
     check_supported(target)
     if target.device != pred.device:
         raise ValueError(f"pred and target must be on the same device, got {pred.device} and {target.device}")
     _, b, d = pred.shape
-    gram = form == "gram" or (form == "auto" and d < b)
+    gram = uses_gram_form(form, b, d)
     return _BarlowTriton.apply(_unit_last(pred), _unit_last(target.detach()), float(lambd),
                                reduction == "mean", gram)

@@ -1,4 +1,4 @@
-"""LFR: learning from random data projectors (Sui et al. 2023), plain torch (DESIGN §5).
+"""LFR: learning from random data projectors (Sui et al. 2023), plain torch (docs/design.md#lfr).
 
 An encoder f gives z = f(x) ``(B, D)``; K predictor heads h_k map z to p_k = h_k(z) and are
 trained to match the frozen random projections y_k = g_k(x) of the raw input. Because the
@@ -9,6 +9,8 @@ computed once per outer epoch (:meth:`LFR.inner_phase`).
 
 Loss per target (the paper's batch-wise Barlow Twins loss): with p̂_i, ŷ_i the row-normalised
 i-th prediction/target and C = P̂Ŷᵀ (B×B), ℓ_k = Σᵢ(Cᵢᵢ−1)² + λ Σ_{i≠j} Cᵢⱼ²; total = mean_k ℓ_k.
+The loss terms live in :mod:`core.objectives.barlow`; :mod:`core.objectives.target_loss`
+runs them in torch or as the fused Triton kernel.
 """
 from __future__ import annotations
 
@@ -21,71 +23,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.objectives.base import config_from_params
-from core.projectors import INIT_SCHEMES, build_bank
+from core.objectives.barlow import FORMS, LOSSES, REDUCTIONS
+from core.objectives.base import Objective, check_choice, check_int, config_from_params
+from core.objectives.target_loss import LOSS_IMPLS, TargetLoss
+from core.projectors import INIT_SCHEMES, bank_hash, build_bank
 
-__all__ = ["row_normalize", "barlow_batchwise", "cosine_loss", "StackedPredictors", "LFRConfig",
-           "LFR", "build_lfr"]
+__all__ = ["StackedPredictors", "LFRConfig", "LFR", "build_lfr", "sample_size"]
 
-LOSSES = ("barlow", "cosine")
-REDUCTIONS = ("sum", "mean")
-FORMS = ("auto", "bxb", "gram")
 SCHEDULES = ("alternating", "joint")
-LOSS_IMPLS = ("auto", "torch", "triton")
 PRED_COMPILE = ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 DEFAULT_PRED_HIDDEN = 256  # the released code's pred_dim for every dataset
-
-
-# ------------------------------------------------------------------------ losses
-def row_normalize(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Scale each vector along the last axis to unit L2 norm (norm clamped at ``eps``)."""
-    return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
-
-
-def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
-    if pred.ndim != 3 or pred.shape != target.shape:
-        raise ValueError(f"pred and target must both be (K, B, d), got {tuple(pred.shape)} and "
-                         f"{tuple(target.shape)}")
-
-
-def check_barlow_args(pred: torch.Tensor, target: torch.Tensor, lambd: float, reduction: str, form: str) -> None:
-    """The argument checks shared by every implementation of :func:`barlow_batchwise`."""
-    _check_pair(pred, target)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    if lambd < 0:
-        raise ValueError(f"lambd must be >= 0, got {lambd}")
-
-
-def barlow_batchwise(pred: torch.Tensor, target: torch.Tensor, lambd: float = 0.01,
-                     reduction: str = "sum", form: str = "auto") -> torch.Tensor:
-    """Batch-wise Barlow loss averaged over the K targets; ``pred``/``target`` ``(K, B, d)``.
-
-    ℓ_k = Σᵢ(Cᵢᵢ−1)² + λ Σ_{i≠j} Cᵢⱼ², C = P̂_kŶ_kᵀ. The off-diagonal sum is
-    Σ_{i,j}Cᵢⱼ² − Σᵢ Cᵢᵢ², where Cᵢᵢ = ⟨p̂ᵢ, ŷᵢ⟩ and Σ_{i,j}Cᵢⱼ² is either ‖P̂Ŷᵀ‖_F² (``"bxb"``,
-    forms C) or ⟨P̂ᵀP̂, ŶᵀŶ⟩_F (``"gram"``, d×d, never forms C). ``"auto"``: gram when d < B.
-    ``reduction="sum"`` is ℓ as in the paper; ``"mean"`` is ℓ/B. Targets are detached.
-    """
-    check_barlow_args(pred, target, lambd, reduction, form)
-    _, b, d = pred.shape
-    p, y = row_normalize(pred), row_normalize(target.detach())
-    diag = (p * y).sum(-1)  # (K, B): C_ii
-    if form == "gram" or (form == "auto" and d < b):
-        total = (torch.bmm(p.transpose(1, 2), p) * torch.bmm(y.transpose(1, 2), y)).sum((1, 2))
-    else:
-        total = torch.bmm(p, y.transpose(1, 2)).pow(2).sum((1, 2))
-    loss = (diag - 1).pow(2).sum(-1) + lambd * (total - diag.pow(2).sum(-1))  # (K,)
-    if reduction == "mean":
-        loss = loss / b
-    return loss.mean()
-
-
-def cosine_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over K and the batch of 2 − 2·cos(p, y) (= ‖p̂ − ŷ‖², BYOL-style); targets detached."""
-    _check_pair(pred, target)
-    return (2 - 2 * (row_normalize(pred) * row_normalize(target.detach())).sum(-1)).mean()
 
 
 # -------------------------------------------------------------------- predictors
@@ -189,15 +136,10 @@ class LFRConfig:
 
     def __post_init__(self):
         def positive_int(name, value, minimum=1, optional=False):
-            if optional and value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"LFR {name} must be an integer >= {minimum}"
-                                 f"{' or None' if optional else ''}, got {value!r}")
+            check_int("LFR", name, value, minimum, optional)
 
         def choice(name, value, allowed):
-            if value not in allowed:
-                raise ValueError(f"LFR {name} must be one of {allowed}, got {value!r}")
+            check_choice("LFR", name, value, allowed)
 
         positive_int("k", self.k)
         positive_int("candidates_per_slot", self.candidates_per_slot)
@@ -230,7 +172,7 @@ class LFRConfig:
 
 
 # ------------------------------------------------------------------------- module
-class LFR(nn.Module):
+class LFR(Objective):
     """The LFR objective (protocol of :mod:`core.objectives`) around a frozen projector bank.
 
     ``targets (N, K, d)``: the bank's outputs for the whole pretrain pool indexed by sample
@@ -249,6 +191,7 @@ class LFR(nn.Module):
         self.predictors = StackedPredictors(config.k, dim, out_dim, config.pred_layers, config.pred_hidden)
         self.predictors.requires_grad_(config.schedule == "joint")
         self.targets = torch.empty(0, config.k, out_dim)
+        self.target_loss = TargetLoss(config.loss, config.lambd, config.reduction, config.form, config.loss_impl)
 
     def train(self, mode: bool = True) -> "LFR":
         super().train(mode)
@@ -284,54 +227,14 @@ class LFR(nn.Module):
         if self.targets.shape[0] == 0:
             raise RuntimeError("LFR targets are not cached: call prepare(encoder, loader, device) first")
 
-    def _use_triton(self, pred: torch.Tensor) -> bool:
-        """Whether :meth:`loss` runs the fused kernel (``config.loss_impl``, see :class:`LFRConfig`)."""
-        c = self.config
-        if c.loss != "barlow" or c.loss_impl == "torch" or self.__dict__.get("_triton_failed"):
-            return False
-        if c.loss_impl == "auto":
-            return pred.is_cuda and pred.dtype in (torch.float32, torch.bfloat16, torch.float16) and _triton_ok()
-        if not _triton_ok():
-            raise ValueError("LFR loss_impl='triton' needs the triton package (it ships with CUDA builds of "
-                             "torch); use loss_impl='auto' or 'torch'")
-        from core.objectives.kernels import check_supported
-
-        check_supported(pred)
-        return True
-
-    def _triton_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        from core.objectives.kernels import DTYPES, barlow_batchwise_triton
-
-        c = self.config
-        target = target.to(device=pred.device)
-        if target.dtype not in DTYPES:
-            target = target.float()
-        with torch.autocast(pred.device.type, enabled=False):
-            return barlow_batchwise_triton(pred, target, c.lambd, c.reduction, c.form)
-
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The configured per-target loss averaged over K (:func:`barlow_batchwise` or
-        :func:`cosine_loss`), computed in at least float32 with autocast off; the barlow loss
-        runs as the fused Triton kernel when ``config.loss_impl`` selects it (bfloat16/float16
-        predictions then go in as they are, accumulated in float32). Under ``auto`` a kernel
-        that fails to compile is reported once and the torch path is used from then on."""
-        if self._use_triton(pred):
-            if self.config.loss_impl == "triton":
-                return self._triton_loss(pred, target)
-            try:
-                return self._triton_loss(pred, target)
-            except Exception as e:  # auto: never worse than the torch path
-                import logging
+        """The configured per-target loss averaged over K (:class:`TargetLoss`: the torch
+        reference in at least float32, or the fused Triton kernel as ``config.loss_impl`` selects)."""
+        return self.target_loss(pred, target)
 
-                logging.getLogger(__name__).warning("fused Triton LFR loss unavailable (%s: %s); using torch",
-                                                    type(e).__name__, e)
-                self.__dict__["_triton_failed"] = True
-        c, dtype = self.config, torch.promote_types(pred.dtype, torch.float32)
-        with torch.autocast(pred.device.type, enabled=False):
-            pred, target = pred.to(dtype), target.to(device=pred.device, dtype=dtype)
-            if c.loss == "cosine":
-                return cosine_loss(pred, target)
-            return barlow_batchwise(pred, target, c.lambd, c.reduction, c.form)
+    def rank_checks(self) -> dict:
+        """What must be identical on every rank under DDP: the frozen projector bank's hash."""
+        return {"projector_bank": bank_hash(self.bank)}
 
     def encoder_loss(self, z: torch.Tensor, x, index: torch.Tensor) -> torch.Tensor:
         """loss(predictors(z), targets[index]). Under ``alternating`` the predictor parameters
@@ -408,19 +311,11 @@ class LFR(nn.Module):
 
 
 _COMPILED_HEADS: "weakref.WeakKeyDictionary[nn.Module, Callable]" = weakref.WeakKeyDictionary()
-_TRITON_OK: list = []
 
 
-def _triton_ok() -> bool:
-    """Whether :mod:`core.objectives.kernels` (and so triton) imports; cached."""
-    if not _TRITON_OK:
-        try:
-            import core.objectives.kernels  # noqa: F401
-
-            _TRITON_OK.append(True)
-        except Exception:  # ImportError, or a triton that cannot initialise here
-            _TRITON_OK.append(False)
-    return _TRITON_OK[0]
+def sample_size(params: Optional[dict]) -> int:
+    """How many seeded pretrain inputs :func:`build_lfr` wants as ``sample``: ``dpp_sample``."""
+    return int(dict(params or {}).get("dpp_sample", LFRConfig.dpp_sample))
 
 
 def build_lfr(input_spec, dim: int, params: Optional[dict], projector_build: Callable[[int, int], nn.Module],

@@ -2,6 +2,7 @@
 
 The entry-point module is :mod:`core_ecg.plugin` (light); readers live in
 :mod:`core_ecg.readers` and :mod:`core_ecg.ucr`, preprocessing in :mod:`core_ecg.preprocess`,
-dataset assembly in :mod:`core_ecg.datasets`, encoders in :mod:`core_ecg.encoders`.
+the split policy in :mod:`core_ecg.splits`, dataset assembly in :mod:`core_ecg.datasets`,
+encoders in :mod:`core_ecg.encoders`, the projector bank in :mod:`core_ecg.projectors`.
 """
 __version__ = "0.1.0"

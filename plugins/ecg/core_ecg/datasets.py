@@ -3,19 +3,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from core.data import ArrayDataset, carve_validation, concat
+from core.data import ArrayDataset, concat
 from core.errors import UserError
+from core.splits import SPLITS
 from core.specs import InputSpec, LoadedDataset
 from core_ecg import labels, preprocess, ucr
 from core_ecg.options import Options, parse_options
 from core_ecg.readers import read_corpus
-from core_ecg.records import SPLITS, Corpus, Problems
+from core_ecg.records import Corpus, Problems
+from core_ecg.splits import assign_splits
 
 DATA_DIR = Path(__file__).parent / "data"
 ECG5000_CLASSES = ("normal", "R-on-T PVC", "PVC", "SP or EB", "unclassified")
-TEST_SEED = 0  # a carved test split is the same for every --seed, so runs stay comparable
 
 
 def load_ecg5000(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
@@ -64,37 +63,3 @@ def build(corpus: Corpus, opts: Options, problems: Problems, seed: int, name: st
     spec = InputSpec("sequence", (len(mean), length), sample_rate=fs, channel_names=leads)
     return LoadedDataset(splits, spec, task, name=name, source=corpus.source, skipped=list(problems.skipped))
 
-
-def _carve(y, n: int, fraction: float, seed: int, what: str, source: str):
-    if n < 2:
-        raise UserError(f"{source}: only {n} training record(s) left, too few to carve a {what} split; "
-                        f"add records or provide a split column")
-    try:
-        return carve_validation(y, n, fraction, seed)
-    except ValueError:  # too few per class to stratify
-        return carve_validation(None, n, fraction, seed)
-
-
-def assign_splits(records, y, kind: str, opts: Options, seed: int, source: str) -> dict:
-    """Indices per split: the corpus' own splits, carving test (fixed seed) then val (``seed``)
-    from train when missing."""
-    given = [r.split for r in records]
-    have = {s for s in given if s}
-    if have and None in given:
-        missing = records[given.index(None)].id
-        raise UserError(f"{missing}: has no split while other records of {source} do; "
-                        f"give every record a split (train/val/test) or none")
-    split = np.array([s or "train" for s in given], dtype=object)
-    strat = y if kind in ("multiclass", "binary") else None
-    for what, fraction, s in (("test", opts.test_fraction, TEST_SEED), ("val", opts.val_fraction, seed)):
-        if what in have:
-            continue
-        pool = np.flatnonzero(split == "train")
-        _, picked = _carve(None if strat is None else strat[pool], len(pool), fraction, s, what, source)
-        split[pool[picked]] = what
-    out = {s: np.flatnonzero(split == s) for s in SPLITS}
-    for s, idx in out.items():
-        if len(idx) == 0:
-            raise UserError(f"{source}: the {s} split is empty ({len(records)} usable records); "
-                            f"add records, or adjust --option val_fraction/test_fraction")
-    return out

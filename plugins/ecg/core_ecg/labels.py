@@ -52,7 +52,7 @@ def encode(records: list, kind: str, classes, problems: Problems) -> tuple:
         names = list(classes) if classes else _sort_classes({c for s in sets for c in s})
         index = {c: i for i, c in enumerate(names)}
         y = np.zeros((len(records), len(names)), dtype=np.float32)
-        kept, rows = [], []
+        kept = []
         for r, labels in zip(records, sets):
             unknown = [c for c in labels if c not in index]
             if unknown:

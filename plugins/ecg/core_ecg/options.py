@@ -6,6 +6,7 @@ from typing import Mapping, Optional
 
 from core.options import choice, integer, items, number
 from core.options import parse_options as reader_options
+from core.splits import SPLIT_RULES
 
 TASKS = ("auto", "multiclass", "binary", "multilabel", "regression")
 
@@ -42,8 +43,7 @@ class Options:
 NAMES = tuple(f.name for f in fields(Options))
 RULES = {
     "fs": number(0, low_open=True), "source_fs": number(0, low_open=True), "length": integer(1),
-    "val_fraction": number(0, 1, low_open=True, high_open=True),
-    "test_fraction": number(0, 1, low_open=True, high_open=True),
+    "val_fraction": SPLIT_RULES["val_fraction"], "test_fraction": SPLIT_RULES["test_fraction"],
     "sampling": choice("100", "500"), "leads": items("I,II,V1"), "task": choice(*TASKS),
 }
 

@@ -6,18 +6,6 @@ from core.specs import AugmentationSpec, DatasetSpec, EncoderSpec, ObjectiveSpec
 
 CORE_REQUIRES = ">=0.1,<0.2"
 
-# Random Conv1d targets sized for ECG: 3 stride-2 layers with kernel 7 see 43 samples
-# (a QRS complex at 100-250 Hz, ~30 % of a 140-sample ECG5000 beat) and reduce length 8x;
-# 32 hidden channels keep K=6..60 candidate networks cheap (targets are computed once).
-CONV1D_BANK = {"hidden": 32, "depth": 3, "kernel_size": 7, "stride": 2}
-
-
-def build_conv1d_bank(input_spec, k, out_dim):
-    """K random Conv1d networks over the ECG leads, evaluated as one module (K, B, out_dim)."""
-    from core.projectors import Conv1dBank
-
-    return Conv1dBank(input_spec.shape[0], k, out_dim, **CONV1D_BANK)
-
 
 @hookimpl
 def core_datasets():
@@ -44,7 +32,7 @@ def core_encoders():
 
 @hookimpl
 def core_projectors():
-    return [ProjectorSpec("ecg/conv1d", build_conv1d_bank, ("sequence",),
+    return [ProjectorSpec("ecg/conv1d", lazy("core_ecg.projectors:build_conv1d_bank"), ("sequence",),
                           "random Conv1d bank for ECG (hidden 32, depth 3, kernel 7, stride 2)")]
 
 
@@ -59,20 +47,21 @@ def build_lfr_fused(input_spec, dim, params, *, projector, sample=None, seed=0):
 
     from core.errors import UserError
     from core.objectives.lfr import build_lfr
+    from core.projectors import projector_build
 
     params = {"loss_impl": "triton", **params, "seed": seed}
     if params["loss_impl"] == "triton" and not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
         raise UserError("objective ecg/lfr-fused runs its loss as a Triton kernel and needs a CUDA GPU; none is "
                         "visible here: use --objective core/lfr (the same model with the torch loss)")
-    return build_lfr(input_spec, dim, params, projector_build=lambda n, d: projector.build(input_spec, n, d),
-                     sample=sample)
+    return build_lfr(input_spec, dim, params, projector_build(projector, input_spec), sample=sample)
 
 
 @hookimpl
 def core_objectives():
     """A plugin-provided accelerated objective (pattern: docs/hooks.md, core_objectives)."""
     return [ObjectiveSpec("ecg/lfr-fused", build_lfr_fused,
-                          "LFR with the fused Triton loss pinned (GPU) over the grouped-conv ECG bank")]
+                          "LFR with the fused Triton loss pinned (GPU) over the grouped-conv ECG bank",
+                          sample_size=lazy("core.objectives.lfr:sample_size"))]
 
 
 def _augmentation(name):

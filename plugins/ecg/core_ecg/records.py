@@ -7,10 +7,8 @@ from typing import Any, Optional
 import numpy as np
 
 from core.errors import BadRecords
+from core.splits import split_name
 
-SPLITS = ("train", "val", "test")
-_SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
-                  "validation": "val", "dev": "val", "test": "test", "testing": "test"}
 
 
 @dataclass
@@ -18,7 +16,7 @@ class Record:
     """One signal: ``signal`` (C, L) float, its rate, lead names, raw label and split.
 
     ``label`` is ``None`` when missing, a string/number for a class or a regression target,
-    or a tuple of class names for a multilabel record. ``split`` is one of :data:`SPLITS`
+    or a tuple of class names for a multilabel record. ``split`` is one of :data:`core.splits.SPLITS`
     or ``None`` when the corpus does not say.
     """
 
@@ -46,17 +44,12 @@ Problems = BadRecords
 
 
 def parse_split(value) -> Optional[str]:
-    """``'train'|'val'|'test'`` (common aliases accepted), ``None`` for empty; else ValueError."""
-    if value is None:
-        return None
+    """A split cell as :func:`core.splits.split_name` reads it; bytes are decoded and the
+    ``nan``/``none`` that numpy and pandas write for an empty cell count as empty."""
     if isinstance(value, bytes):
         value = value.decode()
-    text = str(value).strip().lower()
-    if text in ("", "nan", "none"):
-        return None
-    if text not in _SPLIT_ALIASES:
-        raise ValueError(f"split '{value}' is not one of train, val, test")
-    return _SPLIT_ALIASES[text]
+    text = "" if value is None else str(value).strip()
+    return None if text.lower() in ("nan", "none") else split_name(text)
 
 
 def check_finite(signal: np.ndarray, record: str, problems: Problems) -> bool:

@@ -1,23 +1,16 @@
 """The entry module is light and its hooks match the host contract."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pluggy
-import pytest
 
 from core import hookspecs
 from core.specs import InputSpec
+from core.testing import assert_entry_module_light
 from core_ecg import plugin
 
 
 def test_entry_module_is_light():
-    code = ("import sys, core_ecg.plugin as p; p.core_datasets(); p.core_encoders(); p.core_projectors(); "
-            "p.core_recipes(); heavy = {'torch', 'wfdb', 'tsai', 'fastai', 'scipy', 'sklearn', 'pandas'}; "
-            "print(sorted(heavy & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert_entry_module_light("core_ecg.plugin", heavy=("torch", "wfdb", "tsai", "fastai", "scipy", "sklearn", "pandas"))
 
 
 def test_hooks_register_against_the_specs():

@@ -16,10 +16,12 @@ from typing import Optional
 import numpy as np
 
 from core.errors import BadRecords, UserError
+from core.splits import SPLITS, seed_of, split_name
 from core.specs import InputSpec, LoadedDataset, Task
-from core_molecule import chem, readers, splits, tokens
+from core_molecule import chem, readers, tokens
 from core_molecule.graphs import MoleculeSplit, MoleculeStore
 from core_molecule.options import EMBEDDED, Options, parse_options
+from core_molecule.splits import assign_splits
 
 log = logging.getLogger("core.molecule")
 DATA_DIR = Path(__file__).parent / "data"
@@ -299,7 +301,7 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
                 split_values.append(None)
                 continue
             try:
-                split_values.append(splits.normalise_split_value(e.values.get(split_col, "")))
+                split_values.append(split_name(e.values.get(split_col, "")))
             except ValueError as err:
                 problems.molecule(e, f"{err} in column '{split_col}'", ids[i], texts_in[i], inputs[i])
                 ok[i] = False
@@ -314,9 +316,8 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
         ids, smiles_out, [chem.graph_arrays(m) for m in mols], [fper(m) for m in mols],
         [tokens.encode(s, opts.max_tokens) for s in smiles_out], y,
         extra={"input_index": inputs, "line": [e.line for e in kept]})
-    split_seed = seed if opts.split_seed is None else opts.split_seed
-    index = assign_splits(mols, split_values, opts, split_seed, source)
-    parts = {s: MoleculeSplit(store, index[s]) for s in splits.SPLIT_NAMES}
+    index = assign_splits(mols, split_values, opts, seed_of(opts.split_seed, seed), source, y)
+    parts = {s: MoleculeSplit(store, index[s]) for s in SPLITS}
     parts["pretrain"] = MoleculeSplit(store, np.sort(np.concatenate([index["train"], index["val"]])), labelled=False)
     if kind == "regression":
         task = Task("regression", class_names=tuple(targets) if len(targets) > 1 else ())
@@ -348,40 +349,6 @@ def _split_name(split_col, opts) -> str:
     if split_col:
         return f"column '{split_col}'"
     return opts.split or "scaffold"
-
-
-def assign_splits(mols, split_values, opts: Options, seed: int, source: str) -> dict:
-    """Indices per split: a split column (missing test/val carved from train by scaffold), else a
-    scaffold or random split of everything."""
-    n = len(mols)
-    method = opts.split if opts.split in ("scaffold", "random") else "scaffold"
-    scaffolds = None
-
-    def carve(pool, fraction):
-        """Move about ``fraction`` of ALL molecules from ``pool`` into a new part."""
-        nonlocal scaffolds
-        fraction = min(0.9, fraction * n / max(1, len(pool)))
-        if method == "random":
-            part = splits.random_split(len(pool), fraction, 0.0, seed)
-        else:
-            if scaffolds is None:
-                scaffolds = [chem.scaffold(m) for m in mols]
-            part = splits.scaffold_split([scaffolds[i] for i in pool], fraction, 0.0, seed)
-        return pool[part["train"]], pool[part["val"]]
-
-    if not split_values:
-        if method == "random":
-            return splits.random_split(n, opts.val_fraction, opts.test_fraction, seed)
-        scaffolds = [chem.scaffold(m) for m in mols]
-        return splits.scaffold_split(scaffolds, opts.val_fraction, opts.test_fraction, seed)
-    given = np.array([v or "train" for v in split_values], dtype=object)
-    have = {v for v in split_values if v}
-    out = {s: np.flatnonzero(given == s) for s in splits.SPLIT_NAMES}
-    if "test" not in have:
-        out["train"], out["test"] = carve(out["train"], opts.test_fraction)
-    if "val" not in have:
-        out["train"], out["val"] = carve(out["train"], opts.val_fraction)
-    return {s: np.sort(v) for s, v in out.items()}
 
 
 # -- factories -----------------------------------------------------------------------------------------

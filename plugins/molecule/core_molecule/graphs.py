@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from core.data import collate_labels, label_tensor, offsets
+
 
 @dataclass
 class MolBatch:
@@ -79,10 +81,6 @@ def as_batch(x, what: str) -> MolBatch:
 
 
 # -- storage ------------------------------------------------------------------------------------
-def _ptr(lengths: Sequence[int]) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))]).astype(np.int64)
-
-
 @dataclass
 class MoleculeStore:
     """All parsed molecules of a corpus, in input order, in flat arrays."""
@@ -111,9 +109,9 @@ class MoleculeStore:
         edges = np.concatenate([g[2] for g in graphs]) if n else np.zeros((0, BOND_DIM), np.float32)
         fp = np.stack(fps) if n else np.zeros((0, 0), np.uint8)
         tok = np.concatenate(tokens) if n else np.zeros(0, np.int64)
-        return cls(list(ids), list(smiles), atoms.astype(np.float32), _ptr([len(g[0]) for g in graphs]),
-                   edge_index.astype(np.int64), edges.astype(np.float32), _ptr([g[1].shape[1] for g in graphs]),
-                   fp, tok.astype(np.int64), _ptr([len(t) for t in tokens]), targets, dict(extra or {}))
+        return cls(list(ids), list(smiles), atoms.astype(np.float32), offsets([len(g[0]) for g in graphs]),
+                   edge_index.astype(np.int64), edges.astype(np.float32), offsets([g[1].shape[1] for g in graphs]),
+                   fp, tok.astype(np.int64), offsets([len(t) for t in tokens]), targets, dict(extra or {}))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -127,11 +125,11 @@ def collate(items) -> tuple:
     a0, a1 = store.atom_ptr[rows], store.atom_ptr[rows + 1]
     e0, e1 = store.edge_ptr[rows], store.edge_ptr[rows + 1]
     t0, t1 = store.token_ptr[rows], store.token_ptr[rows + 1]
-    n_atoms, n_edges, n_tok = a1 - a0, e1 - e0, t1 - t0
-    offsets = np.concatenate([[0], np.cumsum(n_atoms)[:-1]])
+    n_atoms, n_tok = a1 - a0, t1 - t0
+    atom_start = offsets(n_atoms)[:-1]
     atoms = np.concatenate([store.atoms[s:e] for s, e in zip(a0, a1)])
     edges = np.concatenate([store.edges[s:e] for s, e in zip(e0, e1)])
-    edge_index = np.concatenate([store.edge_index[:, s:e] + off for s, e, off in zip(e0, e1, offsets)], axis=1)
+    edge_index = np.concatenate([store.edge_index[:, s:e] + off for s, e, off in zip(e0, e1, atom_start)], axis=1)
     graph = np.repeat(np.arange(len(rows)), n_atoms)
     tokens = np.zeros((len(rows), max(int(n_tok.max()), 1)), dtype=np.int64)
     for i, (s, e) in enumerate(zip(t0, t1)):
@@ -139,9 +137,7 @@ def collate(items) -> tuple:
     fp = np.log1p(store.fp[rows].astype(np.float32))
     batch = MolBatch(torch.from_numpy(atoms), torch.from_numpy(edge_index), torch.from_numpy(edges),
                      torch.from_numpy(graph), len(rows), torch.from_numpy(fp), torch.from_numpy(tokens))
-    y = torch.stack([torch.as_tensor(it[1]) for it in items])
-    index = torch.as_tensor([int(it[2]) for it in items], dtype=torch.long)
-    return batch, y, index
+    return (batch, *collate_labels(items))
 
 
 @dataclass(frozen=True)
@@ -163,12 +159,7 @@ class MoleculeSplit(Dataset):
         self.ids = [store.ids[r] for r in self.rows]
         self.smiles = [store.smiles[r] for r in self.rows]
         self.targets = None if (store.targets is None or not labelled) else store.targets[self.rows]
-        if self.targets is None:
-            self._y = torch.full((len(self.rows),), -1, dtype=torch.long)
-        elif self.targets.dtype.kind in "iub":
-            self._y = torch.from_numpy(self.targets.astype(np.int64))
-        else:
-            self._y = torch.from_numpy(self.targets.astype(np.float32))
+        self._y = label_tensor(self.targets, len(self.rows))
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Mapping, Optional
 
-from core.errors import UserError
-from core.options import boolean, choice, fraction, integer, items
+from core.options import boolean, choice, integer, items
 from core.options import parse_options as reader_options
+from core.splits import SPLIT_RULES, check_fractions
 
 TASKS = ("auto", "regression", "binary", "multilabel", "multiclass")
 SPLITS = ("scaffold", "random", "column")
@@ -58,7 +58,7 @@ EMBEDDED = ("split", "val_fraction", "test_fraction", "split_seed", "canonical",
 
 
 RULES = {
-    "split": choice(*SPLITS), "val_fraction": fraction(), "test_fraction": fraction(), "split_seed": integer(0),
+    **SPLIT_RULES, "split": choice(*SPLITS),
     "task": choice(*TASKS), "canonical": boolean(), "strip_salts": boolean(), "largest_fragment": boolean(),
     "fp_counts": boolean(), "fp_radius": integer(0), "fp_size": integer(1), "max_tokens": integer(1),
     "target_col": items("logS"),  # a,b,c: multitask; none/null: no labels
@@ -71,7 +71,5 @@ def parse_options(options: Optional[Mapping], allowed=NAMES, dataset: str = "mol
     opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
     if opts.target_col and [c.lower() for c in opts.target_col] in (["none"], ["null"]):
         opts = replace(opts, target_col=None, no_targets=True)
-    if opts.val_fraction + opts.test_fraction >= 1:
-        raise UserError(f"val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} leaves no "
-                        f"training molecules; make them smaller")
+    check_fractions(opts.val_fraction, opts.test_fraction, "molecules")
     return opts

@@ -1,77 +1,42 @@
-"""Train/val/test splits of molecules: Bemis-Murcko scaffold, random, or a given column.
+"""The molecule split policy (``--split``), built on :mod:`core.splits`.
 
-The scaffold split is the *balanced* scaffold split of chemprop (Yang et al. 2019): molecules
-are grouped by Bemis-Murcko scaffold; groups too big for half of val or test go first, in a
-seeded random order, then the other groups in a seeded random order; each group goes whole to
-train while train has room, else to val while val has room, else to test. So no scaffold is
-in two splits, and the split is deterministic for a seed and changes with it.
+* ``scaffold`` (default): the balanced Bemis-Murcko scaffold split of chemprop (Yang et al.
+  2019), :func:`core.splits.balanced_group_split` over :func:`core_molecule.chem.scaffold`
+  groups: no scaffold is in two splits, deterministic for a seed and changing with it;
+* ``random``: :func:`core.splits.random_split` (stratified on class ids when it can be);
+* ``column``: the corpus' split column, kept (:func:`core.splits.fill_missing`; an empty cell
+  counts as train); a missing test, then val, part is carved from train by scaffold (or at
+  random with ``--split random``), sized as that fraction of ALL molecules.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-SPLIT_NAMES = ("train", "val", "test")
-ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-           "dev": "val", "test": "test", "testing": "test"}
+from core.splits import balanced_group_split, fill_missing, random_split
+from core_molecule import chem
+from core_molecule.options import Options
 
 
-def sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
-    """Split sizes; a non-zero fraction of 3+ molecules gets at least one."""
-    def size(f):
-        k = int(round(f * n))
-        return max(k, 1) if f > 0 and n >= 3 else k
+def assign_splits(mols: Sequence, split_values: Sequence[Optional[str]], opts: Options, seed: int, source: str,
+                  labels: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
+    """Sorted indices per split (module docstring); ``split_values`` is empty without a split column."""
+    n, by_random = len(mols), opts.split == "random"
+    if not split_values:
+        if by_random:
+            return random_split(n, opts.val_fraction, opts.test_fraction, seed, labels)
+        return balanced_group_split([chem.scaffold(m) for m in mols], opts.val_fraction, opts.test_fraction, seed)
+    scaffolds: list = []
 
-    n_val, n_test = size(val_fraction), size(test_fraction)
-    return n - n_val - n_test, n_val, n_test
-
-
-def scaffold_groups(scaffolds: Sequence[str]) -> list[np.ndarray]:
-    """Indices grouped by scaffold, groups in order of first appearance."""
-    groups: dict[str, list] = {}
-    for i, s in enumerate(scaffolds):
-        groups.setdefault(s, []).append(i)
-    return [np.asarray(g, dtype=np.int64) for g in groups.values()]
-
-
-def scaffold_split(scaffolds: Sequence[str], val_fraction: float, test_fraction: float,
-                   seed: int) -> dict[str, np.ndarray]:
-    """Balanced Bemis-Murcko scaffold split (module docstring) -> sorted indices per split."""
-    n = len(scaffolds)
-    n_train, n_val, n_test = sizes(n, val_fraction, test_fraction)
-    groups = scaffold_groups(scaffolds)
-    big = [g for g in groups if len(g) > n_val / 2 or len(g) > n_test / 2]
-    small = [g for g in groups if not (len(g) > n_val / 2 or len(g) > n_test / 2)]
-    rng = np.random.default_rng(seed)
-    order = [big[i] for i in rng.permutation(len(big))] + [small[i] for i in rng.permutation(len(small))]
-    out = {s: [] for s in SPLIT_NAMES}
-    count = {s: 0 for s in SPLIT_NAMES}
-    for g in order:
-        if count["train"] + len(g) <= n_train:
-            where = "train"
-        elif count["val"] + len(g) <= n_val:
-            where = "val"
+    def carve_from(pool: np.ndarray, what: str, share: float):
+        share = min(0.9, share * n / max(1, len(pool)))
+        if by_random:
+            part = random_split(len(pool), share, 0.0, seed, None if labels is None else labels[pool])
         else:
-            where = "test"
-        out[where].append(g)
-        count[where] += len(g)
-    return {s: np.sort(np.concatenate(v)) if v else np.zeros(0, np.int64) for s, v in out.items()}
+            scaffolds.extend([] if scaffolds else [chem.scaffold(m) for m in mols])
+            part = balanced_group_split([scaffolds[i] for i in pool], share, 0.0, seed)
+        return part["train"], part["val"]
 
-
-def random_split(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    n_train, n_val, _ = sizes(n, val_fraction, test_fraction)
-    perm = np.random.default_rng(seed).permutation(n)
-    return {"train": np.sort(perm[:n_train]), "val": np.sort(perm[n_train:n_train + n_val]),
-            "test": np.sort(perm[n_train + n_val:])}
-
-
-def normalise_split_value(value: str):
-    """``train``/``val``/``test`` for a split cell (aliases: valid, validation, dev, training, testing),
-    None for an empty cell; raises ValueError otherwise."""
-    text = str(value).strip().lower()
-    if not text:
-        return None
-    if text not in ALIASES:
-        raise ValueError(f"unknown split value '{value}' (use train, val or test)")
-    return ALIASES[text]
+    return fill_missing([v or "train" for v in split_values], opts.val_fraction, opts.test_fraction, carve_from,
+                        source)

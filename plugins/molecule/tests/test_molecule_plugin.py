@@ -1,22 +1,20 @@
 """The entry module is light and its hooks match the host contract; splits are sound."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pluggy
+import pytest
 
 from core import hookspecs
-from core_molecule import plugin, splits
+from core.splits import split_sizes
+from core.testing import assert_entry_module_light
+from core_molecule import chem, plugin
+from core_molecule.options import Options
+from core_molecule.splits import assign_splits
 
 
 def test_entry_module_is_light():
-    code = ("import sys, core_molecule.plugin as p; p.core_datasets(); p.core_encoders(); p.core_projectors(); "
-            "p.core_recipes(); heavy = {'torch', 'rdkit', 'sklearn', 'pandas', 'numpy'}; "
-            "print(sorted(heavy & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert_entry_module_light("core_molecule.plugin", heavy=("torch", "rdkit", "sklearn", "pandas", "numpy"))
 
 
 def test_hooks_register_against_the_specs():
@@ -42,38 +40,43 @@ def test_recipe():
     assert config.objective_params["k"] == 6 and config.epochs <= 100
 
 
-def _scaffolds():
-    from core_molecule import chem
+@pytest.fixture(scope="module")
+def mols():
     from core_molecule.synthetic import solubility_rows
 
-    return [chem.scaffold(chem.mol_from_smiles(r["smiles"])[0]) for r in solubility_rows(1282)]
+    return [chem.mol_from_smiles(r["smiles"])[0] for r in solubility_rows(1282)]
 
 
-def test_scaffold_split_disjoint_seeded_and_sized():
-    scaffolds = _scaffolds()
-    n = len(scaffolds)
-    parts = splits.scaffold_split(scaffolds, 0.1, 0.1, seed=0)
-    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(n))
-    seen = {s: {scaffolds[i] for i in idx} for s, idx in parts.items()}
-    assert not seen["train"] & seen["val"] and not seen["train"] & seen["test"] and not seen["val"] & seen["test"]
-    assert (len(parts["train"]), len(parts["val"]), len(parts["test"])) == splits.sizes(n, 0.1, 0.1)
-    again = splits.scaffold_split(scaffolds, 0.1, 0.1, seed=0)
+def _partition(parts, n):
+    assert sorted(np.concatenate([parts[s] for s in ("train", "val", "test")]).tolist()) == list(range(n))
+
+
+def test_scaffold_split_disjoint_seeded_and_sized(mols):
+    scaffolds, n = [chem.scaffold(m) for m in mols], len(mols)
+    parts = assign_splits(mols, [], Options(), 0, "test")
+    _partition(parts, n)
+    for seed_parts in (parts, assign_splits(mols, [], Options(), 1, "test")):
+        seen = {s: {scaffolds[i] for i in idx} for s, idx in seed_parts.items()}
+        assert not seen["train"] & seen["val"] and not seen["train"] & seen["test"] and not seen["val"] & seen["test"]
+    assert (len(parts["train"]), len(parts["val"]), len(parts["test"])) == split_sizes(n, 0.1, 0.1)
+    again = assign_splits(mols, [], Options(), 0, "test")
     assert all(np.array_equal(parts[s], again[s]) for s in parts)
-    other = splits.scaffold_split(scaffolds, 0.1, 0.1, seed=1)
-    assert not np.array_equal(parts["test"], other["test"])
-    seen = {s: {scaffolds[i] for i in idx} for s, idx in other.items()}
-    assert not seen["train"] & seen["test"] and not seen["val"] & seen["test"]
+    assert not np.array_equal(parts["test"], assign_splits(mols, [], Options(), 1, "test")["test"])
 
 
-def test_scaffold_split_keeps_a_big_scaffold_whole():
-    scaffolds = ["c1ccccc1"] * 30 + [f"s{i}" for i in range(70)]
-    parts = splits.scaffold_split(scaffolds, 0.1, 0.1, seed=3)
-    holders = [s for s, idx in parts.items() if (idx < 30).any()]
-    assert holders == ["train"] and (parts["train"] < 30).sum() == 30
-
-
-def test_random_split():
-    parts = splits.random_split(50, 0.2, 0.2, seed=4)
+def test_random_split_is_seeded_and_sized(mols):
+    opts = Options(split="random", val_fraction=0.2, test_fraction=0.2)
+    parts = assign_splits(mols[:50], [], opts, 4, "test")
     assert [len(parts[s]) for s in ("train", "val", "test")] == [30, 10, 10]
-    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(50))
-    assert np.array_equal(parts["test"], splits.random_split(50, 0.2, 0.2, seed=4)["test"])
+    _partition(parts, 50)
+    assert np.array_equal(parts["test"], assign_splits(mols[:50], [], opts, 4, "test")["test"])
+
+
+def test_split_column_is_kept_and_val_carved_by_scaffold(mols):
+    given = ["test" if i % 5 == 0 else ("train" if i % 2 else None) for i in range(len(mols))]  # None counts as train
+    parts = assign_splits(mols, given, Options(), 1, "test")
+    _partition(parts, len(mols))
+    assert parts["test"].tolist() == [i for i, v in enumerate(given) if v == "test"]
+    assert len(parts["val"]) == 128  # 10 % of ALL molecules, carved from train only
+    scaffolds = [chem.scaffold(m) for m in mols]
+    assert not {scaffolds[i] for i in parts["val"]} & {scaffolds[i] for i in parts["train"]}

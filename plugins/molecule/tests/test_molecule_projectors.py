@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.objectives.lfr import build_lfr
-from core.projectors import bank_hash, build_bank, select_networks
+from core.projectors import bank_hash, build_bank, projector_build, select_networks
 from core_molecule import plugin
 from core_molecule.datasets import load_file
 from core_molecule.graphs import collate
@@ -64,7 +64,7 @@ def test_lfr_targets_cached_by_index_from_collated_batches(data):
     pool = data.splits["pretrain"]
     sample = collate([pool[i] for i in range(len(pool))])[0]
     lfr = build_lfr(data.input_spec, 16, {"k": 2, "candidates_per_slot": 3, "seed": 1},
-                    projector_build=lambda n, d: BANKS["molecule/graph"].build(data.input_spec, n, d), sample=sample)
+                    projector_build(BANKS["molecule/graph"], data.input_spec), sample=sample)
     lfr.prepare(None, make_loader(pool, 7, shuffle=True), "cpu")
     assert lfr.targets.shape == (len(pool), 2, 16)
     with torch.no_grad():

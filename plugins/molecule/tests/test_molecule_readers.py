@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import BadRecord, UserError
 from core_molecule.datasets import load_file, load_freesolv, load_solubility
-from core_molecule.synthetic import corrupt_sdf_record, molecule_table, write_csv, write_sdf
+from core_molecule.synthetic import corrupt_sdf_record, molecule_table, write_csv
 
 
 def load(path, on_bad_record="error", **options):

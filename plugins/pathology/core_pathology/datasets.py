@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
+from core.errors import BadRecords, UserError
 from core.specs import InputSpec, LoadedDataset, Task
+from core.splits import SPLITS, seed_of
 from core_pathology import labels as derived
 from core_pathology import splits as splitting
 from core_pathology.options import Options, parse_options
-from core_pathology.patches import SKIP_FIX, Problems, check_images, folder_records, is_manifest, manifest_records
+from core_pathology.readers import SKIP_FIX, check_images, folder_records, is_manifest, label_task, manifest_records
 from core_pathology.tileset import ArraySource, FileSource, SlideSource, TileSplit, merge
 from core_pathology.transforms import Preprocess
 
@@ -58,9 +59,9 @@ def _embedded(name: str, path, seed: int, options, task: Task, make_targets) -> 
             "footprint": data["footprint"].tolist()}
     full = TileSplit(ArraySource(pixels), np.arange(len(hwc)), prep, ids, y, meta)
     blocks = splitting.spatial_blocks(slides, data["x"], data["y"], data["footprint"], opts.block_tiles)
-    seed_split = EMBEDDED_SEED if opts.split_seed is None else opts.split_seed
+    seed_split = seed_of(opts.split_seed, EMBEDDED_SEED)
     index = splitting.by_blocks_within_slides(slides, blocks, opts.val_fraction, opts.test_fraction, seed_split)
-    parts = {s: full.subset(index[s]) for s in splitting.SPLITS}
+    parts = {s: full.subset(index[s]) for s in SPLITS}
     parts["pretrain"] = merge([parts["train"], parts["val"]])
     source = (f"{TILES_SOURCE}; {LABELS_TEXT}; split: whole {opts.block_tiles}x{opts.block_tiles}-tile spatial "
               f"blocks of each slide (seed {seed_split}), no pixel shared between splits")
@@ -96,7 +97,7 @@ def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", option
     if not path.exists():
         raise UserError(f"{path}: no such file or folder; check the path")
     opts = parse_options(options)
-    problems = Problems(on_bad_record)
+    problems = BadRecords(on_bad_record)
     if path.is_file() and is_slide_file(path) and not is_manifest(path):
         return load_slides([path], opts, problems, seed)
     if path.is_dir():
@@ -111,44 +112,21 @@ def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", option
                     f"folder of tiles with class sub-folders, or a .csv manifest")
 
 
-def _split(slides, blocks, labels_for_fallback, opts: Options, seed: int) -> tuple[dict, str]:
-    """By slide when there are >= 3 slides, else by spatial blocks (or at random without coordinates)."""
-    split_seed = seed if opts.split_seed is None else opts.split_seed
-    known = [s for s in slides if s]
-    if len(set(known)) >= 3 and len(known) == len(slides):
-        return splitting.by_group(slides, opts.val_fraction, opts.test_fraction, split_seed), \
-            f"by slide ({len(set(known))} slides, seed {split_seed}; no slide in two splits)"
-    if blocks is not None:
-        return splitting.by_blocks_within_slides(slides, blocks, opts.val_fraction, opts.test_fraction,
-                                                 split_seed), \
-            f"fewer than 3 slides: whole {opts.block_tiles}x{opts.block_tiles}-tile spatial blocks per slide"
-    from core.data import carve_validation
-
-    def carve(y, n, fraction):
-        try:
-            return carve_validation(y, n, fraction, split_seed)
-        except ValueError:  # too few tiles per class to stratify
-            return carve_validation(None, n, fraction, split_seed)
-
-    n = len(slides)
-    if n < 3:
-        raise UserError(f"only {n} tile(s): too few for train, val and test splits; add tiles")
-    rest, test = carve(labels_for_fallback, n, opts.test_fraction)
-    sub = labels_for_fallback[rest] if labels_for_fallback is not None else None
-    tr, va = carve(sub, len(rest), opts.val_fraction / (1 - opts.test_fraction))
-    return {"train": rest[tr], "val": rest[va], "test": test}, \
-        f"random tiles (no slide ids; seed {split_seed}): tiles of one slide may share splits"
+def _split(slides, blocks, labels, opts: Options, seed: int) -> tuple[dict, str]:
+    """The pathology split policy (:func:`core_pathology.splits.split_tiles`) with the options' shares."""
+    return splitting.split_tiles(slides, blocks, labels, opts.val_fraction, opts.test_fraction, opts.block_tiles,
+                                 seed_of(opts.split_seed, seed))
 
 
 def _assemble(full: TileSplit, index: dict, spec: InputSpec, task: Task, name: str, source: str,
-              problems: Problems) -> LoadedDataset:
-    parts = {s: full.subset(index[s]) for s in splitting.SPLITS}
+              problems: BadRecords) -> LoadedDataset:
+    parts = {s: full.subset(index[s]) for s in SPLITS}
     parts["pretrain"] = merge([parts["train"], parts["val"]])
     return LoadedDataset(parts, spec, task, name=name, source=source, skipped=list(problems.skipped),
                          failed=list(problems.failed))
 
 
-def load_slides(paths, opts: Options, problems: Problems, seed: int) -> LoadedDataset:
+def load_slides(paths, opts: Options, problems: BadRecords, seed: int) -> LoadedDataset:
     """Tissue tiles of whole slides, read lazily; labels derived per tile on first use."""
     from core_pathology import tiling, tissue
     from core_pathology.wsi import open_slide, slide_id_of, thumbnail
@@ -206,32 +184,7 @@ def load_slides(paths, opts: Options, problems: Problems, seed: int) -> LoadedDa
                      problems)
 
 
-def _task(labels: list, opts: Options, source: str, from_folders: bool) -> tuple[Task, np.ndarray]:
-    def number(s):
-        try:
-            return float(s)
-        except (TypeError, ValueError):
-            return None
-
-    nums = [number(s) for s in labels]
-    numeric = all(v is not None for v in nums)
-    kind = opts.task
-    if kind == "auto":
-        kind = "regression" if numeric and not from_folders and any(v != round(v) for v in nums) else "classes"
-    if kind == "regression":
-        if not numeric:
-            bad = next(s for s, v in zip(labels, nums) if v is None)
-            raise UserError(f"{source}: task=regression but label '{bad}' is not a number")
-        return Task("regression"), np.asarray(nums, np.float32)
-    names = sorted(set(labels), key=lambda s: (number(s) is None, number(s) or 0.0, s))
-    if kind == "binary" and len(names) != 2:
-        raise UserError(f"{source}: task=binary but the labels hold {len(names)} classes ({', '.join(names[:5])})")
-    kind = kind if kind in ("binary", "multiclass") else ("binary" if len(names) == 2 else "multiclass")
-    lookup = {c: i for i, c in enumerate(names)}
-    return Task(kind, tuple(names)), np.array([lookup[s] for s in labels], np.int64)
-
-
-def load_patches(records: list, opts: Options, problems: Problems, seed: int, source: str) -> LoadedDataset:
+def load_patches(records: list, opts: Options, problems: BadRecords, seed: int, source: str) -> LoadedDataset:
     """Tiles from files (class folders or a manifest), decoded once to check them, then read on demand."""
     records, sizes = check_images(records, problems)
     if not records:
@@ -245,8 +198,9 @@ def load_patches(records: list, opts: Options, problems: Problems, seed: int, so
     if labelled and len(labelled) != len(records):
         r = next(r for r in records if r.label in (None, ""))
         raise UserError(f"{r.where}: has no label while others do; label it (class sub-folder / label column)")
-    task, y = (_task([r.label for r in records], opts, source, from_folders=not is_manifest(Path(source)))
-               if labelled else (Task("multiclass", ("unlabelled",)), None))
+    from_folders = not is_manifest(Path(source))
+    task, y = (label_task([r.label for r in records], opts.task, source, from_folders) if labelled
+               else (Task("multiclass", ("unlabelled",)), None))
     prep = Preprocess(size, opts.stain_norm)
     paths = [str(r.path) for r in records]
     slides = [r.slide or "" for r in records]
@@ -254,7 +208,7 @@ def load_patches(records: list, opts: Options, problems: Problems, seed: int, so
     full = TileSplit(FileSource(paths, prep), np.arange(len(records)), prep, paths, y, meta)
     given = [r.split for r in records]
     if all(given):
-        index = {s: np.flatnonzero(np.array(given) == s) for s in splitting.SPLITS}
+        index = {s: np.flatnonzero(np.array(given) == s) for s in SPLITS}
         how = "the manifest's split column"
     else:
         strat = y if y is not None and task.kind != "regression" else None

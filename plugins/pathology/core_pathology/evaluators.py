@@ -11,7 +11,7 @@ from core.specs import Task
 def per_target(train, val, test, task: Task, seed: int = 0) -> dict:
     """The core linear probe (ridge, alpha chosen on val) run on each regression target alone:
     ``r2_<target>`` and ``spearman_<target>``, named by ``task.class_names`` when they match."""
-    from core.evaluation import linear_probe
+    from core.probes import linear_probe
 
     y = [np.asarray(s[1], np.float64) for s in (train, val, test)]
     width = y[0].reshape(len(y[0]), -1).shape[1]

@@ -27,11 +27,6 @@ def stain_content(hwc: np.ndarray) -> np.ndarray:
     return out
 
 
-def tissue_fractions(hwc: np.ndarray, threshold: float) -> np.ndarray:
-    """``(N, h, w, 3)`` uint8 tiles -> share of pixels with saturation above ``threshold``."""
-    return np.array([(saturation(t) > threshold).mean() for t in np.asarray(hwc)], np.float32)
-
-
 def derive(hwc: np.ndarray, slide_ids) -> np.ndarray:
     """``(N, 3)`` targets (tissue fraction, haematoxylin, DAB) for tiles of one or more slides;
     the Otsu threshold is computed per slide over all of that slide's tile pixels."""

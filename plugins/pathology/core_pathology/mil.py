@@ -74,7 +74,7 @@ def attention_mil(train, val, test, task: Task, seed: int = 0, batch_size: int =
     """Train gated-attention MIL on the train bags (Adam, minibatches of padded bags); weight
     decay and epoch chosen on val (its primary metric, then its loss); returns the test metrics plus ``mil_weight_decay`` and
     ``mil_epochs``."""
-    from core.evaluation import metrics_for, selection_score
+    from core.metrics import metrics_for, selection_score
 
     (btr, ytr), (bva, yva), (bte, yte) = ((as_bags(b), np.asarray(y)) for b, y in (train, val, test))
     n_classes = max(len(task.class_names), int(np.max(ytr)) + 1) if task.kind == "multiclass" else 1
@@ -124,7 +124,7 @@ def attention_mil(train, val, test, task: Task, seed: int = 0, batch_size: int =
 
 def mean_pool(train, val, test, task: Task, seed: int = 0) -> dict:
     """Mean of each bag's tile embeddings, then the core linear probe (regularisation on val)."""
-    from core.evaluation import linear_probe
+    from core.probes import linear_probe
 
     pooled = [(np.stack([b.mean(0) for b in as_bags(x)]), np.asarray(y)) for x, y in (train, val, test)]
     return linear_probe(*pooled, task, seed)

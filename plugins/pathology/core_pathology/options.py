@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Mapping, Optional
 
-from core.errors import UserError
 from core.options import choice, fraction, integer, number, regex
 from core.options import parse_options as reader_options
+from core.splits import NONZERO_SPLIT_RULES, check_fractions
 
 TASKS = ("auto", "multiclass", "binary", "regression")
 
@@ -52,17 +52,14 @@ class Options:
 
 NAMES = tuple(f.name for f in fields(Options))
 RULES = {
-    "tile_size": integer(8), "level": integer(0), "thumbnail_size": integer(64), "split_seed": integer(0),
+    **NONZERO_SPLIT_RULES, "tile_size": integer(8), "level": integer(0), "thumbnail_size": integer(64),
     "block_tiles": integer(1), "mpp": number(0, low_open=True), "magnification": number(0, low_open=True),
-    "overlap": fraction(), "min_tissue": number(0, 1), "val_fraction": number(0, 1, low_open=True, high_open=True),
-    "test_fraction": number(0, 1, low_open=True, high_open=True), "task": choice(*TASKS), "slide_pattern": regex(),
+    "overlap": fraction(), "min_tissue": number(0, 1), "task": choice(*TASKS), "slide_pattern": regex(),
 }
 
 
 def parse_options(options: Optional[Mapping], allowed=NAMES, dataset: str = "pathology/files") -> Options:
     """Check ``options`` (strings from the CLI or typed values from a config file)."""
     opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
-    if opts.val_fraction + opts.test_fraction >= 1:
-        raise UserError(f"options val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} "
-                        f"leave no training data; keep their sum below 1")
+    check_fractions(opts.val_fraction, opts.test_fraction, "tiles")
     return opts

@@ -13,8 +13,9 @@ import os
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
+
+from core.data import label_tensor
 
 RAW_SIDE = 32  # raw-pixel floor: tiles area-averaged to at most 32 x 32 per channel
 
@@ -30,13 +31,13 @@ class ArraySource:
 
 
 class FileSource:
-    """Image files read on demand with :func:`core_pathology.patches.read_image`, then prepared."""
+    """Image files read on demand with :func:`core_pathology.readers.read_image`, then prepared."""
 
     def __init__(self, paths: Sequence[str], preprocess):
         self.paths, self.preprocess = list(paths), preprocess
 
     def pixels(self, row: int) -> np.ndarray:
-        from core_pathology.patches import read_image
+        from core_pathology.readers import read_image
 
         return self.preprocess.pixels(np.moveaxis(read_image(self.paths[row]), -1, 0))
 
@@ -80,6 +81,7 @@ class TileSplit(Dataset):
         self._targets = None if targets is None else np.asarray(targets)
         self.meta = {k: list(v) for k, v in (meta or {}).items()}
         self.label_fn = label_fn
+        self._y, self._y_of = None, None  # label tensor, and the targets it was built from
         if len(self.ids) != len(self.rows) or (self._targets is not None and len(self._targets) != len(self.rows)):
             raise ValueError("rows, ids and targets must have the same length")
 
@@ -91,13 +93,9 @@ class TileSplit(Dataset):
         return self.source.pixels(int(self.rows[i]))
 
     def __getitem__(self, i: int):
-        x = self.preprocess.tensor(self.pixels(i))
-        if self._targets is None:
-            y = torch.tensor(-1)
-        else:
-            y = torch.as_tensor(self._targets[i])
-            y = y.float() if y.is_floating_point() else y.long()
-        return x, y, i
+        if self._y is None or self._y_of is not self._targets:  # lazy targets may have arrived
+            self._y, self._y_of = label_tensor(self._targets, len(self)), self._targets
+        return self.preprocess.tensor(self.pixels(i)), self._y[i], i
 
     @property
     def targets(self) -> Optional[np.ndarray]:

@@ -1,22 +1,16 @@
 """The entry module is light, the hooks match the host contract, the embedded default is as documented."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from core.errors import UserError
-from core_pathology import plugin
+from core.testing import assert_entry_module_light
 
 
 def test_entry_module_is_light():
-    code = ("import sys, core_pathology.plugin as p; p.core_datasets(); p.core_encoders(); p.core_projectors(); "
-            "p.core_evaluators(); p.core_recipes(); heavy = {'torch', 'monai', 'tifffile', 'skimage', 'h5py', "
-            "'sklearn', 'PIL'}; print(sorted(heavy & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert_entry_module_light("core_pathology.plugin",
+                              heavy=("torch", "monai", "tifffile", "skimage", "h5py", "sklearn", "PIL"))
 
 
 def test_contract(core_check_contract):

@@ -8,9 +8,9 @@ from core.errors import UserError
 from core_pathology import splits
 
 
-def test_by_group_keeps_every_slide_in_one_split(rng):
+def test_by_slide_keeps_every_slide_in_one_split(rng):
     slides = rng.choice([f"slide{i}" for i in range(12)], size=600)
-    parts = splits.by_group(slides, 0.2, 0.2, seed=3)
+    parts = splits.by_slide(slides, 0.2, 0.2, seed=3)
     assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(600))
     owner = {}
     for name, idx in parts.items():
@@ -18,12 +18,12 @@ def test_by_group_keeps_every_slide_in_one_split(rng):
         for s in set(slides[idx]):
             assert owner.setdefault(s, name) == name, f"{s} is in {owner[s]} and {name}"
     assert abs(len(parts["test"]) / 600 - 0.2) < 0.12
-    again = splits.by_group(slides, 0.2, 0.2, seed=3)
+    again = splits.by_slide(slides, 0.2, 0.2, seed=3)
     assert all(np.array_equal(parts[s], again[s]) for s in parts)
-    other = splits.by_group(slides, 0.2, 0.2, seed=4)
+    other = splits.by_slide(slides, 0.2, 0.2, seed=4)
     assert any(not np.array_equal(parts[s], other[s]) for s in parts)
-    with pytest.raises(UserError, match="at least 3"):
-        splits.by_group(["a", "a", "b"], 0.2, 0.2, seed=0)
+    with pytest.raises(UserError, match="splitting by slides needs at least 3.*add slides"):
+        splits.by_slide(["a", "a", "b"], 0.2, 0.2, seed=0)
 
 
 def test_spatial_blocks_do_not_straddle_splits():

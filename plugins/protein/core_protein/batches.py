@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from core.data import collate_labels, label_tensor
 from core_protein.alphabet import composition_features, decode
 
 
@@ -63,9 +64,7 @@ def collate(items) -> tuple:
         batch = ProteinBatch(tokens, coords)
     else:
         batch = pad_tokens([x.numpy() for x in xs])
-    y = torch.stack([torch.as_tensor(it[1]) for it in items])
-    index = torch.as_tensor([int(it[2]) for it in items], dtype=torch.long)
-    return batch, y, index
+    return (batch, *collate_labels(items))
 
 
 class ProteinSplit(Dataset):
@@ -80,12 +79,7 @@ class ProteinSplit(Dataset):
         self.coords = None if coords is None else list(coords)
         self.targets = None if targets is None else np.asarray(targets)
         self.extra = dict(extra or {})
-        if self.targets is None:
-            self._y = torch.full((len(self.ids),), -1, dtype=torch.long)
-        elif self.targets.dtype.kind in "iub":
-            self._y = torch.from_numpy(self.targets.astype(np.int64))
-        else:
-            self._y = torch.from_numpy(self.targets.astype(np.float32))
+        self._y = label_tensor(self.targets, len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)

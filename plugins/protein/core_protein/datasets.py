@@ -12,15 +12,18 @@ import logging
 import math
 import re
 from pathlib import Path
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
 
 from core.errors import SKIP_FIX, BadRecords, UserError
+from core.splits import SPLITS, seed_of
 from core.specs import InputSpec, LoadedDataset, Task
-from core_protein import alphabet, readers, splits
+from core_protein import alphabet, readers
 from core_protein.batches import ProteinSplit, join
-from core_protein.options import EMBEDDED_OPTIONS, Options, parse_options, with_changes
+from core_protein.options import EMBEDDED_OPTIONS, Options, parse_options
+from core_protein.splits import assign_splits
 
 log = logging.getLogger("core.protein")
 DATA_DIR = Path(__file__).parent / "data"
@@ -157,23 +160,7 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
             y = np.asarray([lookup[l] for l in labels], dtype=np.int64)
         task = Task(kind, names, primary_metric=primary_metric)
 
-    split_seed = seed if opts.split_seed is None else opts.split_seed
-    n = len(kept)
-    if opts.split == "cluster":
-        clusters = splits.kmer_clusters([alphabet.decode(t) for t in tokens], opts.kmer, opts.cluster_threshold)
-        parts = splits.cluster_split(clusters, opts.val_fraction, opts.test_fraction, split_seed)
-        empty = [s for s in ("train", "val", "test") if len(parts[s]) == 0]
-        if empty:
-            raise UserError(f"{source}: the {empty[0]} split is empty: {len(np.unique(clusters))} identity clusters "
-                            f"cannot fill train/val/test ({opts.val_fraction}/{opts.test_fraction}); raise "
-                            f"--cluster-threshold, change --val-fraction/--test-fraction, or use --split random")
-        how = (f"split by k-mer identity clusters (k={opts.kmer}, containment >= {opts.cluster_threshold}, "
-               f"{len(np.unique(clusters))} clusters)")
-    else:
-        clusters = None
-        parts = splits.random_split(n, opts.val_fraction, opts.test_fraction, split_seed,
-                                    y if task.kind != "regression" else None)
-        how = "random split"
+    parts, clusters, how = assign_splits(tokens, y, opts, seed_of(opts.split_seed, seed), source)
     structure = any(c is not None for c in coords)
     if structure and any(c is None for c in coords):
         raise UserError(f"{source}: mixes structures with plain sequences; read them as separate corpora")
@@ -181,7 +168,7 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
     if clusters is not None:
         extra["cluster"] = [int(c) for c in clusters]
     full = ProteinSplit([r.id for r in kept], tokens, y, coords if structure else None, extra)
-    train, val, test = (full.subset(parts[s]) for s in ("train", "val", "test"))
+    train, val, test = (full.subset(parts[s]) for s in SPLITS)
     pool = [train, val] + ([extra_pretrain] if extra_pretrain is not None else [])
     pretrain = join(pool)
     spec = InputSpec("tokens", (opts.max_length,), dtype="int64", vocab_size=alphabet.VOCAB_SIZE,
@@ -250,7 +237,7 @@ def load_amp(path=None, *, seed: int = 0, on_bad_record: str = "error", options=
         raise UserError(f"protein/amp is embedded and takes no --data ({path}); read your own proteins with "
                         f"--dataset protein/file --data FILE")
     opts = parse_options(options, "protein/amp", EMBEDDED_OPTIONS)
-    opts = with_changes(opts, label_regex=r"class=(\w+)")
+    opts = replace(opts, label_regex=r"class=(\w+)")
     records = readers.read_fasta(AMP_FILE)
     extra = proteome_windows(opts.pretrain_crop) if opts.pretrain_proteome else None
     return build(records, [r.id for r in records], opts, Problems(on_bad_record), seed, "protein/amp",

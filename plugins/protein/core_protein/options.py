@@ -1,12 +1,12 @@
 """Reader options: flags (``--label-regex 'class=(\\w+)'``) or ``--option label_regex=...``."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Mapping, Optional
 
-from core.errors import UserError
-from core.options import boolean, choice, fraction, integer, number, regex
+from core.options import boolean, choice, integer, number, regex
 from core.options import parse_options as reader_options
+from core.splits import SPLIT_RULES, check_fractions
 
 TASKS = ("auto", "binary", "multiclass", "regression")
 SPLITS = ("random", "cluster")
@@ -62,9 +62,8 @@ EMBEDDED_OPTIONS = ("split", "val_fraction", "test_fraction", "split_seed", "kme
 
 
 RULES = {
-    "task": choice(*TASKS), "split": choice(*SPLITS), "long_policy": choice(*LONG_POLICIES),
-    "val_fraction": fraction(), "test_fraction": fraction(), "cluster_threshold": number(0.0, 1.0),
-    "split_seed": integer(0), "kmer": integer(1), "max_length": integer(8), "pretrain_crop": integer(8),
+    **SPLIT_RULES, "task": choice(*TASKS), "split": choice(*SPLITS), "long_policy": choice(*LONG_POLICIES),
+    "cluster_threshold": number(0.0, 1.0), "kmer": integer(1), "max_length": integer(8), "pretrain_crop": integer(8),
     "pretrain_proteome": boolean(), "label_regex": regex(),
 }
 
@@ -72,11 +71,6 @@ RULES = {
 def parse_options(options: Optional[Mapping], dataset: str, allowed=FILE_OPTIONS) -> Options:
     """Validate reader options; an unknown or malformed one is a :class:`UserError` naming it."""
     opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
-    if opts.val_fraction + opts.test_fraction >= 1:
-        raise UserError(f"val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} leaves no "
-                        f"training sequences; make them smaller")
+    check_fractions(opts.val_fraction, opts.test_fraction, "sequences")
     return opts
 
-
-def with_changes(opts: Options, **changes) -> Options:
-    return replace(opts, **changes)

@@ -1,19 +1,13 @@
 """The entry module is light, every spec honours the core contract, the recipe is sound."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
+from core.testing import assert_entry_module_light
 from core_protein import plugin
 from core_protein.datasets import load_amp
 
 
 def test_entry_module_is_light():
-    code = ("import sys, core_protein.plugin as p; p.core_datasets(); p.core_encoders(); p.core_projectors(); "
-            "p.core_recipes(); heavy = {'torch', 'Bio', 'sklearn', 'scipy', 'numpy'}; "
-            "print(sorted(heavy & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert_entry_module_light("core_protein.plugin", heavy=("torch", "Bio", "sklearn", "scipy", "numpy"))
 
 
 def test_contract(core_check_contract):

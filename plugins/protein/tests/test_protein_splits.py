@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from core_protein import splits
+from core.errors import UserError
+from core_protein import alphabet, splits
 from core_protein.datasets import load_file
+from core_protein.options import Options
 from core_protein.synthetic import family_members, real_peptides, write_fasta
 
 
@@ -27,18 +30,29 @@ def test_kmer_clusters_group_near_identical_sequences():
     assert small[0] == small[1] != small[2]
 
 
+def _tokens(seqs):
+    return [alphabet.encode(alphabet.clean(s)) for s in seqs]
+
+
 def test_cluster_split_puts_no_cluster_in_two_splits():
     rows = _corpus()
-    seqs = [r[1] for r in rows]
-    clusters = splits.kmer_clusters(seqs, 3, 0.5)
+    tokens = _tokens([r[1] for r in rows])
+    opts = Options(split="cluster", val_fraction=0.15, test_fraction=0.15)
+    tests = []
     for seed in (0, 1, 2):
-        parts = splits.cluster_split(clusters, 0.15, 0.15, seed)
+        parts, clusters, how = splits.assign_splits(tokens, None, opts, seed, "corpus")
         assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(len(rows)))
         held = {s: set(clusters[idx].tolist()) for s, idx in parts.items()}
         assert not held["train"] & held["val"] and not held["train"] & held["test"] and not held["val"] & held["test"]
-        assert all(len(parts[s]) > 0 for s in parts)
-    a, b = splits.cluster_split(clusters, 0.15, 0.15, 0), splits.cluster_split(clusters, 0.15, 0.15, 1)
-    assert not np.array_equal(a["test"], b["test"])
+        assert all(len(parts[s]) > 0 for s in parts) and "clusters" in how
+        tests.append(parts["test"])
+    assert not np.array_equal(tests[0], tests[1])
+
+
+def test_cluster_split_names_an_empty_split():
+    rows = family_members(2, 10, length=40, mutation=0.05, seed=1)  # two clusters cannot fill three splits
+    with pytest.raises(UserError, match="corpus: the .* split is empty: 2 identity clusters"):
+        splits.assign_splits(_tokens([r[1] for r in rows]), None, Options(split="cluster"), 0, "corpus")
 
 
 def test_cluster_split_through_the_reader(tmp_path):
@@ -54,8 +68,11 @@ def test_cluster_split_through_the_reader(tmp_path):
 
 def test_random_split_seeded_and_stratified():
     y = np.array([0] * 80 + [1] * 20)
-    parts = splits.random_split(100, 0.2, 0.2, seed=4, labels=y)
+    tokens = _tokens(["MKV"] * 100)
+    opts = Options(val_fraction=0.2, test_fraction=0.2)
+    parts, clusters, how = splits.assign_splits(tokens, y, opts, 4, "corpus")
+    assert clusters is None and how == "random split"
     assert [len(parts[s]) for s in ("train", "val", "test")] == [60, 20, 20]
     assert [int(y[parts[s]].sum()) for s in ("train", "val", "test")] == [12, 4, 4]
-    again = splits.random_split(100, 0.2, 0.2, seed=4, labels=y)
+    again = splits.assign_splits(tokens, y, opts, 4, "corpus")[0]
     assert all(np.array_equal(parts[s], again[s]) for s in parts)

@@ -1,69 +1,15 @@
-"""Reading one clip: soundfile I/O, mono down-mix, torchaudio resampling, centre crop.
-
-Every problem with a file is a :class:`core.errors.BadRecord` naming it: unreadable or
-unknown format (libsndfile's message), empty, truncated (a WAV whose header declares more
-sample frames than the file holds: libsndfile silently reads the part that is there, so the
-RIFF header is checked here), non-finite samples, or shorter than one analysis window.
+"""Preparing one clip: read (:func:`core_speech.readers.read_audio`), down-mix, torchaudio
+resampling, centre crop; a clip shorter than one analysis window is a :class:`core.errors.BadRecord`.
 """
 from __future__ import annotations
 
-import struct
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 
 from core.errors import BadRecord
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-SKIP_FIX = "fix or remove the file, or pass --on-bad-record skip to leave it out"
-
-
-def declared_wav_frames(path: Path) -> Optional[int]:
-    """Sample frames a RIFF/WAVE header declares (``data`` chunk size / block align), else None."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE" or head[:4] == b"RF64":
-                return None
-            block_align = None
-            while True:
-                chunk = f.read(8)
-                if len(chunk) < 8:
-                    return None
-                name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-                if name == b"fmt ":
-                    fmt = f.read(size + (size & 1))
-                    block_align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else None
-                elif name == b"data":
-                    return size // block_align if block_align else None
-                else:
-                    f.seek(size + (size & 1), 1)
-    except OSError:
-        return None
-
-
-def read_audio(path: Path, where: str) -> tuple[np.ndarray, int]:
-    """``(samples (L,) float32 mono, sample_rate)`` of an audio file; channels are averaged."""
-    import soundfile as sf
-
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, OSError) as e:
-        reason = str(e).replace(f"'{path}'", "it").replace(str(path), "it").strip() or type(e).__name__
-        raise BadRecord(where, f"unreadable audio ({reason})", SKIP_FIX) from None
-    if len(data) == 0:
-        raise BadRecord(where, "empty audio (0 samples)", SKIP_FIX)
-    if Path(path).suffix.lower() == ".wav":
-        declared = declared_wav_frames(Path(path))
-        if declared is not None and declared > len(data):
-            raise BadRecord(where, f"truncated WAV (header declares {declared} samples, the file holds {len(data)})",
-                            SKIP_FIX)
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if not np.isfinite(mono).all():
-        raise BadRecord(where, "audio holds NaN or inf samples", SKIP_FIX)
-    return np.ascontiguousarray(mono, dtype=np.float32), int(rate)
+from core_speech.readers import SKIP_FIX, read_audio
 
 
 class Resampler:

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from core.data import collate_labels, label_tensor, offsets
+
 
 @dataclass
 class SpeechBatch:
@@ -60,10 +62,6 @@ def as_batch(x, what: str) -> SpeechBatch:
                     f"features (B, F, T), got {type(x).__name__} {tuple(getattr(x, 'shape', ()))}")
 
 
-def _ptr(lengths: Sequence[int]) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))]).astype(np.int64)
-
-
 @dataclass
 class SpeechStore:
     """All clips of a corpus, in input order, in flat arrays."""
@@ -83,15 +81,11 @@ class SpeechStore:
         n_feat = feats[0].shape[0] if feats else 0
         features = np.concatenate(feats, axis=1) if feats else np.zeros((n_feat, 0), np.float32)
         wave = np.concatenate(waves) if waves else np.zeros(0, np.float32)
-        return cls(list(ids), wave.astype(np.float32), _ptr([len(w) for w in waves]), features.astype(np.float32),
-                   _ptr([f.shape[1] for f in feats]), np.asarray(raw, np.float32), targets, dict(extra or {}))
+        return cls(list(ids), wave.astype(np.float32), offsets([len(w) for w in waves]), features.astype(np.float32),
+                   offsets([f.shape[1] for f in feats]), np.asarray(raw, np.float32), targets, dict(extra or {}))
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    @property
-    def frame_counts(self) -> np.ndarray:
-        return np.diff(self.frame_ptr)
 
 
 @dataclass(frozen=True)
@@ -117,9 +111,7 @@ def collate(items) -> tuple:
         wave[i, : samples[i]] = store.wave[w0[i]: w1[i]]
     batch = SpeechBatch(torch.from_numpy(feats), torch.from_numpy(frames.astype(np.int64)), torch.from_numpy(wave),
                         torch.from_numpy(samples.astype(np.int64)))
-    y = torch.stack([torch.as_tensor(it[1]) for it in items])
-    index = torch.as_tensor([int(it[2]) for it in items], dtype=torch.long)
-    return batch, y, index
+    return (batch, *collate_labels(items))
 
 
 class SpeechSplit(Dataset):
@@ -132,8 +124,7 @@ class SpeechSplit(Dataset):
         self.rows = np.asarray(rows, dtype=np.int64)
         self.ids = [store.ids[r] for r in self.rows]
         self.targets = None if (store.targets is None or not labelled) else store.targets[self.rows]
-        self._y = (torch.full((len(self.rows),), -1, dtype=torch.long) if self.targets is None
-                   else torch.from_numpy(self.targets.astype(np.int64)))
+        self._y = label_tensor(self.targets, len(self.rows))
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -1,10 +1,10 @@
 """Dataset factories: the embedded espeak-ng digits and ``speech/files`` for ``--data``.
 
-Pipeline (:func:`build`): list the clips of the corpus (:mod:`core_speech.corpus`), read each
+Pipeline (:func:`build`): list the clips of the corpus (:mod:`core_speech.readers`), read each
 (:func:`core_speech.audio.load_clip`: soundfile, mono, torchaudio resampling, centre crop; a bad
 file raises a :class:`BadRecord` naming it, or is skipped and listed), compute the front end
-(:class:`core_speech.frontend.FrontEnd`), choose labels for the task, split (held-out speakers,
-stratified random or the corpus' column), normalise with statistics of the pretrain pool
+(:class:`core_speech.frontend.FrontEnd`), choose labels for the task, split (:mod:`core_speech.splits`:
+held-out speakers, stratified random or the corpus' column), normalise with statistics of the pretrain pool
 only, and return the splits with ``pretrain`` = train + val (+ unlabelled clips) without labels.
 """
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data import offsets
 from core.errors import BadRecord, BadRecords, UserError
 from core.specs import InputSpec, LoadedDataset, Task
-from core_speech import corpus as corpora
-from core_speech import frontend, splits
+from core.splits import SPLITS
+from core_speech import frontend, readers, splits
 from core_speech.audio import Resampler, load_clip
 from core_speech.batches import SpeechSplit, SpeechStore
 from core_speech.options import EMBEDDED, Options, parse_options
@@ -30,7 +31,7 @@ DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 class Problems(BadRecords):
     """Bad clips: the reader's error is raised as it is, or kept with the clip's id, path and input index."""
 
-    def clip(self, err: BadRecord, entry: corpora.Entry, index: int) -> None:
+    def clip(self, err: BadRecord, entry: readers.Entry, index: int) -> None:
         if self.mode == "error":
             raise err
         self.bad(entry.where, err.reason, id=entry.id, path=str(entry.path), input_index=index)
@@ -82,14 +83,14 @@ def _read_each(entries, opts: Options, problems: Problems, offset: int):
 
 def build(root, opts: Options, problems: Problems, name: str, source: str = "") -> LoadedDataset:
     """Read the corpus at ``root`` with ``opts``; see the module docstring."""
-    corpus = corpora.read_corpus(root, opts)
+    corpus = readers.read_corpus(root, opts)
     kept, waves, feats = _read_clips(corpus.entries, opts, problems)
     extra_kept, extra_waves, extra_feats = [], [], []
     if opts.unlabelled:
-        more = corpora.read_corpus(opts.unlabelled, Options(**{**opts.__dict__, "layout": "auto", "path_col": None,
+        more = readers.read_corpus(opts.unlabelled, Options(**{**opts.__dict__, "layout": "auto", "path_col": None,
                                                                "label_col": None, "speaker_col": None}))
         extra_kept, extra_waves, extra_feats = _read_clips(
-            [corpora.Entry(e.path, e.where, f"unlabelled/{e.id}") for e in more.entries], opts, problems,
+            [readers.Entry(e.path, e.where, f"unlabelled/{e.id}") for e in more.entries], opts, problems,
             offset=len(corpus.entries))
     if not kept:
         first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
@@ -119,7 +120,7 @@ def build(root, opts: Options, problems: Problems, name: str, source: str = "") 
     if not labelled.any():  # unlabelled corpus: every clip in train (core embed), no labels
         pretrain = np.arange(len(store_ids))
 
-    frame_ptr = np.concatenate([[0], np.cumsum([f.shape[1] for f in all_feats])])
+    frame_ptr = offsets([f.shape[1] for f in all_feats])
     flat = np.concatenate(all_feats, axis=1)
     stats = None
     if opts.normalise == "global":
@@ -134,7 +135,7 @@ def build(root, opts: Options, problems: Problems, name: str, source: str = "") 
     raw = np.stack([f.mean(axis=1) for f in all_feats])  # the raw floor: mean-pooled, before normalisation
     store = SpeechStore.build(store_ids, all_waves, per_clip, raw, targets if labelled.any() else None, extra)
 
-    parts = {s: SpeechSplit(store, index[s]) for s in splits.SPLIT_NAMES}
+    parts = {s: SpeechSplit(store, index[s]) for s in SPLITS}
     if not labelled.any():
         parts = {"train": SpeechSplit(store, pretrain, labelled=False), "val": SpeechSplit(store, []),
                  "test": SpeechSplit(store, [])}
@@ -153,34 +154,15 @@ def _assign(entries, labelled, y, corpus, opts: Options, root) -> dict:
     """Indices (into ``entries``) of train/val/test among the labelled clips."""
     rows = np.flatnonzero(labelled)
     if not len(rows):
-        return {s: np.zeros(0, np.int64) for s in splits.SPLIT_NAMES}
-    seed = 0 if opts.split_seed is None else opts.split_seed
-    method = opts.split
-    given = [entries[i].split for i in rows]
-    if method == "auto":
-        method = "column" if any(given) else ("speaker" if corpus.has_speakers and opts.task == "label"
-                                              else "random")
-    if method == "speaker":
-        if opts.task == "speaker":
-            raise UserError("task=speaker cannot hold out speakers (the test speakers would be unknown classes); "
-                            "use --split random")
-        if not corpus.has_speakers:
-            raise UserError(f"{root}: split=speaker needs speakers (a speaker column, or --speaker-regex)")
-        part = splits.speaker_split([entries[i].speaker for i in rows], opts.val_fraction, opts.test_fraction, seed)
-    elif method == "column":
-        if not any(given):
-            raise UserError(f"{root}: split=column needs a 'split' column (train/val/test) in the manifest")
-        by_speaker = corpus.has_speakers and opts.task == "label"
-        part = splits.column_split(given, y[rows], [entries[i].speaker for i in rows], opts.val_fraction,
-                                   opts.test_fraction, seed, by_speaker)
-    else:
-        part = splits.random_split(y[rows], len(rows), opts.val_fraction, opts.test_fraction, seed)
-    return {s: np.sort(rows[part[s]]) for s in splits.SPLIT_NAMES}
+        return {s: np.zeros(0, np.int64) for s in SPLITS}
+    part = splits.assign([entries[i].split for i in rows], y[rows], [entries[i].speaker for i in rows],
+                         corpus.has_speakers, opts, root)
+    return {s: np.sort(rows[part[s]]) for s in SPLITS}
 
 
 # -- factories -----------------------------------------------------------------------------------------
 def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
-    """A user's clips at ``path``: class folders, a manifest, or a plain folder (see corpus)."""
+    """A user's clips at ``path``: class folders, a manifest, or a plain folder (see readers)."""
     if path is None:
         raise UserError("speech/files reads your own audio: pass --data PATH (class folders, a manifest "
                         "path,label[,speaker] or a folder of .wav/.flac/.ogg)")
@@ -190,14 +172,14 @@ def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", option
 
 def load_digits(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
     """The embedded espeak-ng spoken digits (1600 clips, 80 voices): ``task=label`` (default)
-    holds out 16 voices for test and 12 for val (fixed split); ``task=speaker`` splits each
-    voice's clips (stratified, fixed)."""
+    holds out 16 voices for test and 12 for val (the manifest's ``split`` column); ``task=speaker``
+    splits each voice's clips (stratified, fixed)."""
     if path is not None:
         raise UserError(f"speech/digits is embedded and takes no --data ({path}); read your own audio with "
                         f"--dataset speech/files --data PATH")
     opts = parse_options(options, allowed=EMBEDDED, dataset="speech/digits")
     fixed = {"layout": "manifest", "path_col": "path", "label_col": "label", "speaker_col": "speaker",
-             "split": "speaker" if opts.task == "label" else "random", "split_seed": 0}
+             "split": "column" if opts.task == "label" else "random", "split_seed": 0}
     opts = Options(**{**opts.__dict__, **fixed})
     return build(DIGITS_DIR / "manifest.csv", opts, Problems(on_bad_record), "speech/digits",
                  source="espeak-ng 1.51 spoken digits (embedded, rendered by scripts/render_digits.py)")

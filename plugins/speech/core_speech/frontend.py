@@ -42,10 +42,6 @@ class FrontEnd:
         return self.transform(torch.from_numpy(np.ascontiguousarray(audio, np.float32))).numpy().astype(np.float32)
 
 
-def frames_for(samples: int, hop: int) -> int:
-    return samples // hop + 1
-
-
 def utterance_normalise(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Per-bin standardisation of one clip ``(F, T)`` over its own frames."""
     mean = feats.mean(axis=1, keepdims=True)

@@ -7,6 +7,7 @@ from typing import Mapping, Optional
 from core.errors import UserError
 from core.options import choice, integer, number, regex
 from core.options import parse_options as reader_options
+from core.splits import SPLIT_RULES, check_fractions
 
 FEATURES = ("logmel", "mfcc")
 NORMALISE = ("utterance", "global", "none")
@@ -88,10 +89,9 @@ EMBEDDED = ("sample_rate", "max_seconds", "features", "n_mels", "n_mfcc", "win_m
 
 
 RULES = {
-    "sample_rate": integer(1000), "n_mels": integer(1), "n_mfcc": integer(1), "split_seed": integer(0),
+    **SPLIT_RULES, "sample_rate": integer(1000), "n_mels": integer(1), "n_mfcc": integer(1),
     "max_seconds": number(1e-3), "win_ms": number(1e-3), "hop_ms": number(1e-3), "f_min": number(0.0),
-    "f_max": number(0.0), "val_fraction": number(0.0, 0.9), "test_fraction": number(0.0, 0.9),
-    "features": choice(*FEATURES), "normalise": choice(*NORMALISE), "layout": choice(*LAYOUTS),
+    "f_max": number(0.0), "features": choice(*FEATURES), "normalise": choice(*NORMALISE), "layout": choice(*LAYOUTS),
     "task": choice(*TASKS), "split": choice(*SPLITS), "speaker_regex": regex(),
 }
 
@@ -99,9 +99,7 @@ RULES = {
 def parse_options(options: Optional[Mapping], allowed=NAMES, dataset: str = "speech/files") -> Options:
     """Check ``options`` (strings from the CLI, typed values from a config file)."""
     opts = reader_options(options, Options, RULES, dataset=dataset, allowed=allowed)
-    if opts.val_fraction + opts.test_fraction >= 1:
-        raise UserError(f"val_fraction + test_fraction = {opts.val_fraction + opts.test_fraction} leaves no "
-                        f"training clips; make them smaller")
+    check_fractions(opts.val_fraction, opts.test_fraction, "clips")
     nyquist = opts.sample_rate / 2
     if opts.f_max is not None and not opts.f_min < opts.f_max <= nyquist:
         raise UserError(f"option f_max={opts.f_max} must lie in (f_min={opts.f_min}, {nyquist}] at "

@@ -1,62 +1,56 @@
-"""Train/val/test assignment: held-out speakers, stratified random, or the corpus' own column."""
+"""The speech split policy, built on :mod:`core.splits`: held-out speakers, stratified random,
+or the corpus' own ``split`` column (a missing test, then val, split carved from its train)."""
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
 import numpy as np
 
-from core.data import carve_validation
 from core.errors import UserError
+from core.splits import carve, fill_missing, held_out_groups, random_split, seed_of
 
-SPLIT_NAMES = ("train", "val", "test")
+RANDOM_FIX = "pass --split random (clips of a speaker may then be in several splits)"
 
 
 def speaker_split(speakers: Sequence[str], val_fraction: float, test_fraction: float, seed: int) -> dict:
-    """Whole speakers to test, then val, in a seeded order, until each holds about its
-    fraction of the clips; every speaker's clips stay in one split. Returns index arrays."""
-    speakers = np.asarray(speakers, dtype=object)
-    names = sorted(set(speakers.tolist()))
-    if len(names) < 3:
-        raise UserError(f"held-out speaker split needs at least 3 speakers, found {len(names)}; pass "
-                        f"--split random (clips of a speaker may then be in several splits)")
-    order = np.random.default_rng(seed).permutation(len(names))
-    counts = {s: int(c) for s, c in zip(*np.unique(speakers, return_counts=True))}
-    n, assign, filled = len(speakers), {}, {"test": 0, "val": 0}
-    targets = {"test": test_fraction * n, "val": val_fraction * n}
-    for rank, i in enumerate(order):
-        name = names[i]
-        part = next((p for p in ("test", "val") if filled[p] < targets[p]), "train")
-        if rank == len(names) - 1 and "train" not in assign.values():
-            part = "train"  # keep at least one training speaker
-        assign[name] = part
-        if part != "train":
-            filled[part] += counts[name]
-    parts = np.array([assign[s] for s in speakers.tolist()])
-    return {p: np.flatnonzero(parts == p) for p in SPLIT_NAMES}
+    """Whole speakers held out for test, then val (:func:`core.splits.held_out_groups`)."""
+    return held_out_groups(speakers, val_fraction, test_fraction, seed, what="speakers", fix=RANDOM_FIX)
 
 
-def random_split(y: Optional[np.ndarray], n: int, val_fraction: float, test_fraction: float, seed: int) -> dict:
-    """Stratified (on ``y`` when every class has two clips) random split of ``range(n)``."""
-    rest, test = carve_validation(y, n, test_fraction, seed) if test_fraction > 0 else (np.arange(n), np.arange(0))
-    sub_y = None if y is None else np.asarray(y)[rest]
-    fraction = min(0.9, val_fraction / max(1e-9, 1 - test_fraction))
-    tr, va = carve_validation(sub_y, len(rest), fraction, seed + 1) if val_fraction > 0 else (np.arange(len(rest)), [])
-    return {"train": rest[tr], "val": rest[np.asarray(va, dtype=np.int64)], "test": test}
-
-
-def column_split(given: Sequence[Optional[str]], y, speakers, val_fraction, test_fraction, seed, by_speaker) -> dict:
-    """The corpus' own split column; a missing test (then val) split is carved from train."""
-    given = np.array([g or "train" for g in given])
-    out = {p: np.flatnonzero(given == p) for p in SPLIT_NAMES}
-    for part, fraction in (("test", test_fraction), ("val", val_fraction)):
-        if len(out[part]) or fraction == 0:
-            continue
-        pool = out["train"]
+def column_split(given: Sequence[Optional[str]], y, speakers, val_fraction: float, test_fraction: float,
+                 seed: int, by_speaker: bool) -> dict:
+    """The corpus' own split column (clips without a value are train); a missing test, then val,
+    split takes its share of the train clips: whole speakers when ``by_speaker``, else random."""
+    def carve_from(pool, what, share):
         if by_speaker:
-            carved = speaker_split([speakers[i] for i in pool], fraction if part == "val" else 0,
-                                   fraction if part == "test" else 0, seed)
-            out["train"], out[part] = pool[carved["train"]], pool[carved[part]]
-        else:
-            tr, va = carve_validation(None if y is None else np.asarray(y)[pool], len(pool), fraction, seed)
-            out["train"], out[part] = pool[tr], pool[va]
-    return {p: np.sort(v) for p, v in out.items()}
+            held = speaker_split([speakers[i] for i in pool], share if what == "val" else 0,
+                                 share if what == "test" else 0, seed)[what]
+            return np.setdiff1d(np.arange(len(pool)), held), held
+        return carve(None if y is None else np.asarray(y)[pool], len(pool), share, seed)
+
+    return fill_missing([g or "train" for g in given], val_fraction, test_fraction, carve_from)
+
+
+def assign(given: Sequence[Optional[str]], y: np.ndarray, speakers: Sequence[Optional[str]], has_speakers: bool,
+           opts, root) -> dict:
+    """Indices per split of the labelled clips (``given``: each clip's split cell), by ``opts.split``
+    (``auto``: the column if any, else held-out speakers for ``task=label`` when speakers are
+    known, else random) with ``opts.split_seed`` (default 0: the split does not follow ``--seed``)."""
+    seed = seed_of(opts.split_seed, 0)
+    method = opts.split
+    if method == "auto":
+        method = "column" if any(given) else ("speaker" if has_speakers and opts.task == "label" else "random")
+    if method == "speaker":
+        if opts.task == "speaker":
+            raise UserError("task=speaker cannot hold out speakers (the test speakers would be unknown classes); "
+                            "use --split random")
+        if not has_speakers:
+            raise UserError(f"{root}: split=speaker needs speakers (a speaker column, or --speaker-regex)")
+        return speaker_split(speakers, opts.val_fraction, opts.test_fraction, seed)
+    if method == "column":
+        if not any(given):
+            raise UserError(f"{root}: split=column needs a 'split' column (train/val/test) in the manifest")
+        return column_split(given, y, speakers, opts.val_fraction, opts.test_fraction, seed,
+                            by_speaker=has_speakers and opts.task == "label")
+    return random_split(len(given), opts.val_fraction, opts.test_fraction, seed, y)
+

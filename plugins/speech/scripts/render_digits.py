@@ -15,8 +15,10 @@ rendered at espeak-ng's 22.05 kHz, trimmed of leading/trailing silence, peak-nor
 (8 bits keep the whole corpus at a few MB; synthetic speech loses little). Because a speaker
 is a variant, holding out speakers holds out voices.
 
-``manifest.csv``: ``path,label,speaker,accent,variant,rate,pitch`` (path relative to the
-manifest), the layout ``speech/files`` reads for any user's corpus.
+``manifest.csv``: ``path,label,speaker,accent,variant,rate,pitch,split`` (path relative to the
+manifest), the layout ``speech/files`` reads for any user's corpus. ``split`` holds out whole
+voices: the 16 ``TEST_VOICES`` and 12 ``VAL_VOICES`` (drawn once, seeded, in proportion 0.2 / 0.15
+of the clips), the other 52 voices are train.
 """
 from __future__ import annotations
 
@@ -44,6 +46,10 @@ VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f
             "marcelo", "Mario", "max", "Michael", "michel", "miguel", "Mike", "norbert", "Nguyen", "pablo", "paul",
             "pedro", "quincy", "rob", "robert", "sandro", "shelby", "steph", "steph2", "steph3", "travis",
             "victor", "zac")
+TEST_VOICES = ("annie", "belinda", "benjamin", "caleb", "david", "ed", "f1", "f2", "john", "m5", "m7", "m8",
+               "pablo", "paul", "pedro", "steph3")
+VAL_VOICES = ("andy", "boris", "f5", "grandpa", "hugo", "klatt6", "lee", "m2", "max", "quincy", "travis",
+              "whisperf")
 TAKES = 2
 RATE = 16000
 NATIVE = 22050
@@ -64,6 +70,11 @@ def trim(audio: np.ndarray, threshold: float = 0.02, margin: float = 0.03) -> np
     loud = np.flatnonzero(np.abs(audio) > threshold * np.abs(audio).max())
     pad = int(margin * NATIVE)
     return audio[max(loud[0] - pad, 0): loud[-1] + pad + 1]
+
+
+def split_of(speaker: str) -> str:
+    """The split holding a voice's clips (module docstring)."""
+    return "test" if speaker in TEST_VOICES else ("val" if speaker in VAL_VOICES else "train")
 
 
 def main() -> None:
@@ -93,10 +104,10 @@ def main() -> None:
                     audio = AF.resample(torch.from_numpy(audio), NATIVE, RATE).numpy()
                     name = f"{speaker}_{word}_{take}.flac"
                     sf.write(out / name, np.clip(audio, -1, 1), RATE, format="FLAC", subtype="PCM_S8")
-                    rows.append((name, word, speaker, accent, variant, rate, pitch))
+                    rows.append((name, word, speaker, accent, variant, rate, pitch, split_of(speaker)))
     with open(out / "manifest.csv", "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(("path", "label", "speaker", "accent", "variant", "rate", "pitch"))
+        writer.writerow(("path", "label", "speaker", "accent", "variant", "rate", "pitch", "split"))
         writer.writerows(rows)
     size = sum(p.stat().st_size for p in out.iterdir())
     print(f"wrote {len(rows)} clips of {len(VARIANTS)} speakers to {out} ({size / 1e6:.1f} MB)")

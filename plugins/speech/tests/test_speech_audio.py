@@ -4,7 +4,8 @@ import pytest
 import soundfile as sf
 
 from core.errors import BadRecord
-from core_speech.audio import Resampler, centre_crop, declared_wav_frames, load_clip, read_audio
+from core_speech.audio import Resampler, centre_crop, load_clip
+from core_speech.readers import declared_wav_frames, read_audio
 
 
 def _peak_hz(x, rate):

@@ -6,7 +6,6 @@ import pytest
 import soundfile as sf
 
 from core.errors import BadRecord, UserError
-from core_speech import synthetic
 from core_speech.datasets import load_digits, load_files
 
 

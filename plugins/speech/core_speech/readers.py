@@ -1,4 +1,4 @@
-"""Corpus layouts: which clips, with which label, speaker and split (no audio is read here).
+"""Reading a corpus: which clips, with which label, speaker and split, and each clip's samples.
 
 * **manifest**: a CSV/TSV file (or a folder holding ``manifest.csv``/``.tsv``, or exactly one
   CSV/TSV) with a path column (relative to the manifest's folder, or absolute), optional label,
@@ -9,25 +9,35 @@
   every file matches it).
 * **plain**: a folder of clips (searched recursively) or one clip, no labels: for unlabelled
   pretraining (``--option unlabelled=PATH``) and for ``core embed``.
+
+:func:`read_audio` decodes one clip with soundfile. Every problem with a file is a
+:class:`core.errors.BadRecord` naming it: unreadable or unknown format (libsndfile's message),
+empty, truncated (a WAV whose header declares more sample frames than the file holds:
+libsndfile silently reads the part that is there, so the RIFF header is checked here), or
+non-finite samples.
 """
 from __future__ import annotations
 
 import csv
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from core.errors import UserError
-from core_speech.audio import AUDIO_SUFFIXES
+import numpy as np
+
+from core.errors import BadRecord, UserError
+from core.splits import split_name
 from core_speech.options import Options
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+SKIP_FIX = "fix or remove the file, or pass --on-bad-record skip to leave it out"
 
 PATH_NAMES = ("path", "file", "filename", "file_name", "filepath", "file_path", "audio", "audio_path", "wav",
               "clip", "utterance")
 LABEL_NAMES = ("label", "class", "word", "keyword", "digit", "target", "category")
 SPEAKER_NAMES = ("speaker", "speaker_id", "spk", "spk_id", "client_id", "voice", "talker")
-SPLIT_VALUES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                "dev": "val", "test": "test", "testing": "test", "eval": "test"}
 SPEECH_COMMANDS = r"^(.+?)_nohash_"
 
 
@@ -148,11 +158,10 @@ def read_manifest(path: Path, opts: Options) -> Corpus:
         if not rel:
             raise UserError(f"{where}: empty '{path_col}'; give the clip's path")
         clip = Path(rel) if Path(rel).is_absolute() else path.parent / rel
-        split = None
-        if split_col and get(split_col):
-            split = SPLIT_VALUES.get(get(split_col).lower())
-            if split is None:
-                raise UserError(f"{where}: split '{get(split_col)}' is not train, val or test")
+        try:
+            split = split_name(get(split_col))
+        except ValueError:
+            raise UserError(f"{where}: split '{get(split_col)}' is not train, val or test") from None
         entries.append(Entry(clip, f"{clip} ({where})", rel, get(label_col) or None if label_col else None,
                              get(speaker_col) or None if speaker_col else None, split))
     _unique(entries, path)
@@ -195,3 +204,49 @@ def _unique(entries, path) -> None:
             raise UserError(f"{path}: the clip '{e.id}' is listed twice ({seen[e.id]} and {e.where}); "
                             f"list each clip once")
         seen[e.id] = e.where
+
+
+def declared_wav_frames(path: Path) -> Optional[int]:
+    """Sample frames a RIFF/WAVE header declares (``data`` chunk size / block align), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE" or head[:4] == b"RF64":
+                return None
+            block_align = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if name == b"fmt ":
+                    fmt = f.read(size + (size & 1))
+                    block_align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else None
+                elif name == b"data":
+                    return size // block_align if block_align else None
+                else:
+                    f.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+
+
+def read_audio(path: Path, where: str) -> tuple[np.ndarray, int]:
+    """``(samples (L,) float32 mono, sample_rate)`` of an audio file; channels are averaged."""
+    import soundfile as sf
+
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, OSError) as e:
+        reason = str(e).replace(f"'{path}'", "it").replace(str(path), "it").strip() or type(e).__name__
+        raise BadRecord(where, f"unreadable audio ({reason})", SKIP_FIX) from None
+    if len(data) == 0:
+        raise BadRecord(where, "empty audio (0 samples)", SKIP_FIX)
+    if Path(path).suffix.lower() == ".wav":
+        declared = declared_wav_frames(Path(path))
+        if declared is not None and declared > len(data):
+            raise BadRecord(where, f"truncated WAV (header declares {declared} samples, the file holds {len(data)})",
+                            SKIP_FIX)
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if not np.isfinite(mono).all():
+        raise BadRecord(where, "audio holds NaN or inf samples", SKIP_FIX)
+    return np.ascontiguousarray(mono, dtype=np.float32), int(rate)

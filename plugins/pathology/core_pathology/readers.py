@@ -1,4 +1,6 @@
-"""Patch sets: folders of image tiles with class sub-folders, or CSV manifests.
+"""Reading tiles and labels into records (whole slides are read by :mod:`core_pathology.wsi`).
+
+Patch sets:
 
 * a folder: every sub-folder is a class, holding PNG / JPEG / TIFF tiles (searched
   recursively); image files directly in the folder are unlabelled;
@@ -7,7 +9,11 @@
 
 Images are decoded with Pillow (TIFFs Pillow cannot read with tifffile) to uint8 RGB. A file
 that cannot be decoded (corrupt, truncated, missing) is a :class:`core.errors.BadRecord`
-naming it, or is skipped and listed under ``--on-bad-record skip``.
+naming it, or is skipped and listed under ``--on-bad-record skip``. :func:`label_task` turns
+label strings into a task and targets.
+
+For ``core slides``: :func:`read_tiles` reads what ``core embed`` wrote and
+:func:`read_slide_labels` a ``slide_id,label[,split]`` file.
 """
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from typing import Optional
 import numpy as np
 
 from core.errors import BadRecords, UserError
+from core.specs import Task
+from core_pathology.splits import split_of
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MANIFEST_SUFFIXES = (".csv", ".tsv")
@@ -130,24 +138,16 @@ def manifest_records(path: Path) -> list:
         values = dict(zip(header, (c.strip() for c in row)))
         file = Path(values[path_col]).expanduser()
         file = file if file.is_absolute() else path.parent / file
-        split = values.get(split_col) if split_col else None
-        if split:
-            split = {"valid": "val", "validation": "val", "dev": "val", "training": "train",
-                     "testing": "test"}.get(split.lower(), split.lower())
-            if split not in ("train", "val", "test"):
-                raise UserError(f"{path}:{line}: unknown split '{values[split_col]}'; use train, val or test")
+        split = split_of(values.get(split_col) if split_col else None, f"{path}:{line}")
         records.append(PatchRecord(file, values.get(label_col) if label_col else None,
-                                   values.get(slide_col) or None if slide_col else None, split or None,
+                                   values.get(slide_col) or None if slide_col else None, split,
                                    f"{path}:{line} ({file})"))
     if not records:
         raise UserError(f"{path}: the manifest lists no tiles; add rows path,label[,slide_id]")
     return records
 
 
-Problems = BadRecords  # bad tiles: raised, or kept as skipped + failed rows
-
-
-def check_images(records: list, problems: Problems) -> tuple[list, list]:
+def check_images(records: list, problems: BadRecords) -> tuple[list, list]:
     """Decode every file once; returns the readable records and their (h, w) sizes."""
     good, sizes = [], []
     for r in records:
@@ -159,3 +159,80 @@ def check_images(records: list, problems: Problems) -> tuple[list, list]:
         good.append(r)
         sizes.append(img.shape[:2])
     return good, sizes
+
+
+def label_task(labels: list, kind: str, source: str, from_folders: bool) -> tuple[Task, np.ndarray]:
+    """The task and targets of label strings. ``kind`` ``auto``: numbers with decimals in a
+    manifest are regression, anything else classes (binary when two); class names sort
+    numbers by value first, then names."""
+    def number(s):
+        try:
+            return float(s)
+        except (TypeError, ValueError):
+            return None
+
+    nums = [number(s) for s in labels]
+    numeric = all(v is not None for v in nums)
+    if kind == "auto":
+        kind = "regression" if numeric and not from_folders and any(v != round(v) for v in nums) else "classes"
+    if kind == "regression":
+        if not numeric:
+            bad = next(s for s, v in zip(labels, nums) if v is None)
+            raise UserError(f"{source}: task=regression but label '{bad}' is not a number")
+        return Task("regression"), np.asarray(nums, np.float32)
+    names = sorted(set(labels), key=lambda s: (number(s) is None, number(s) or 0.0, s))
+    if kind == "binary" and len(names) != 2:
+        raise UserError(f"{source}: task=binary but the labels hold {len(names)} classes ({', '.join(names[:5])})")
+    kind = kind if kind in ("binary", "multiclass") else ("binary" if len(names) == 2 else "multiclass")
+    lookup = {c: i for i, c in enumerate(names)}
+    return Task(kind, tuple(names)), np.array([lookup[s] for s in labels], np.int64)
+
+
+def read_tiles(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(embeddings (N, D), slide_id (N,))`` of a ``core embed`` output; failed rows dropped."""
+    if not path.exists():
+        raise UserError(f"{path}: no such file; write it with `core embed RUN --data SLIDES --out {path.name}`")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                emb, slide = f["embeddings"][()], f["slide_id"][()] if "slide_id" in f else None
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                emb, slide = f["embeddings"], f["slide_id"] if "slide_id" in f.files else None
+        elif suffix == ".parquet":
+            import pandas as pd
+
+            frame = pd.read_parquet(path)
+            emb = frame[[c for c in frame.columns if c.startswith("e") and c[1:].isdigit()]].to_numpy()
+            slide = frame["slide_id"].to_numpy() if "slide_id" in frame else None
+        else:
+            raise UserError(f"{path}: unknown format '{suffix}'; pass the .h5, .npz or .parquet of `core embed`")
+    except (OSError, KeyError) as e:
+        raise UserError(f"{path}: not a `core embed` output ({e})") from None
+    if slide is None:
+        raise UserError(f"{path}: has no slide_id column; embed whole slides (`core embed RUN --data SLIDES`)")
+    slide = np.array([s.decode() if isinstance(s, bytes) else str(s) for s in slide])
+    keep = np.isfinite(emb).all(axis=1)
+    return np.asarray(emb[keep], np.float32), slide[keep]
+
+
+def read_slide_labels(path: Path) -> tuple[dict, dict]:
+    """``{slide_id: label}`` and ``{slide_id: split}`` from ``slide_id,label[,split]``."""
+    if not path.exists():
+        raise UserError(f"{path}: no such file; write slide_id,label rows")
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    if not rows or not {"slide_id", "label"} <= set(rows[0]):
+        raise UserError(f"{path}: needs a header with slide_id and label columns (and optionally split)")
+    labels, splits = {}, {}
+    for line, row in enumerate(rows, start=2):
+        sid, label = (row.get("slide_id") or "").strip(), (row.get("label") or "").strip()
+        if not sid or not label:
+            raise UserError(f"{path}:{line}: empty slide_id or label; fill or remove the row")
+        labels[sid] = label
+        split = split_of(row.get("split"), f"{path}:{line}")
+        if split:
+            splits[sid] = split
+    return labels, splits
