@@ -25,7 +25,9 @@ def _label(row: dict) -> str:
 def _columns(result: dict) -> list[str]:
     """The primary metric under every evaluator, the first evaluator's first."""
     primary = result["primary_metric"]
-    return [f"{e.split('/')[-1]}/{primary}" for e in result["evaluators"]] or [result["primary_column"]]
+    cols = [f"{e.split('/')[-1]}/{primary}" for e in result["evaluators"]]
+    measured = [c for c in cols if any(c in _summary_of(r) for r in result["rows"])]  # skipped evaluators
+    return measured or cols or [result["primary_column"]]
 
 
 def bench_table(result: dict) -> str:

@@ -6,6 +6,11 @@ commands) is added through the ``core_cli`` hook. A command's parser may set two
 ``takes_reader_flags=True`` (flags the parser does not know become reader options, see
 :func:`core.options.reader_flags`) and ``uses_lightning=True`` (Lightning's INFO logs are
 lowered unless ``--debug``).
+
+Values are not typed by argparse: every run setting goes through the one checked parser of
+:mod:`core.flags` (via :class:`core.config.RunConfig`), so ``--epochs ten`` and ``epochs: ten``
+in a ``--config`` file get the same one-line error. Argparse's own errors (unknown command,
+bad choice, missing argument) are one line with exit code 2 too (:class:`Parser`).
 """
 from __future__ import annotations
 
@@ -20,6 +25,13 @@ from typing import Optional, Sequence
 import core
 from core.errors import UserError
 from core.options import key_values, reader_flags
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (exit 2, like a user error), not usage dumps."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message}; see `{self.prog} --help`\n")
+
 
 KINDS = ("datasets", "encoders", "projectors", "objectives", "evaluators", "recipes", "augmentations")
 
@@ -36,16 +48,16 @@ def _add_run(sub) -> None:
     p.add_argument("--loss-impl", choices=("auto", "torch", "triton"),
                    help="LFR loss implementation: auto (fused Triton kernel on CUDA, else torch), torch, triton "
                         "(= --set loss_impl=...)")
-    p.add_argument("--epochs", type=int), p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float), p.add_argument("--dim", type=int)
-    p.add_argument("--seed", type=int), p.add_argument("--seeds", type=int, help="repeat over N seeds, mean ± std")
+    p.add_argument("--epochs", help="training epochs, >= 1"), p.add_argument("--batch-size", help=">= 1")
+    p.add_argument("--lr", help="learning rate, > 0"), p.add_argument("--dim", help="embedding width, >= 1")
+    p.add_argument("--seed", help="first seed, >= 0"), p.add_argument("--seeds", help="repeat over N seeds, mean ± std")
     p.add_argument("--devices", help="number of devices or 'auto'")
     p.add_argument("--accelerator", help="cpu, gpu or auto")
     p.add_argument("--strategy", help="auto, ddp, fsdp, ...")
-    p.add_argument("--num-nodes", type=int)
+    p.add_argument("--num-nodes")
     p.add_argument("--precision", help="32-true, bf16-mixed, 16-mixed")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the encoder")
-    p.add_argument("--num-workers", type=int)
+    p.add_argument("--num-workers", help="data loader worker processes, >= 0")
     p.add_argument("--on-bad-record", choices=("error", "skip"))
     p.add_argument("--config", help="YAML file of settings (config.yaml of a run works)")
     p.add_argument("--out", help="parent folder of run folders (default runs/)")
@@ -55,34 +67,27 @@ def _add_run(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    import yaml
-
     from core import runs
+    from core.flags import COMMAND_LINE, check_accelerator
     from core.plugins import get_plugin_manager
+    from core.run_status import failure
 
     pm = get_plugin_manager()
+    inherited = os.environ.get("CORE_RUN_DIR")  # set: a DDP rank re-launched into the run's folder
     if args.resume:
         run_dir = Path(args.resume)
         cfg = runs.load_run_config(run_dir)
-        if args.epochs:
-            cfg.epochs = args.epochs
-        return _finish(runs.execute(pm, cfg, run_dir, resume=True), run_dir, cfg)
-    file_values = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.exists():
-            raise UserError(f"--config {path}: no such file; check the path")
-        try:
-            file_values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise UserError(f"--config {path}: not valid YAML ({str(e).splitlines()[0]})")
-    devices = args.devices
-    if devices is not None and devices != "auto":
-        devices = int(devices)
+        cfg.update({"epochs": args.epochs}, COMMAND_LINE)
+        check_accelerator(cfg.accelerator, cfg.devices)
+        reason = failure(run_dir)
+        if reason and not inherited:
+            print(f"note: {run_dir} failed earlier ({reason}); resuming it", file=sys.stderr)
+        return _finish(runs.execute(pm, cfg, run_dir, resume=True, owner=not inherited), run_dir, cfg)
+    file_values = _config_file(Path(args.config)) if args.config else {}
     cli_values = {
         "dataset": args.dataset, "encoder": args.encoder, "projector": args.projector,
         "objective": args.objective, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
-        "lr": args.lr, "dim": args.dim, "seed": args.seed, "seeds": args.seeds, "devices": devices,
+        "lr": args.lr, "dim": args.dim, "seed": args.seed, "seeds": args.seeds, "devices": args.devices,
         "accelerator": args.accelerator, "strategy": args.strategy, "num_nodes": args.num_nodes,
         "precision": args.precision, "compile": args.compile, "num_workers": args.num_workers,
         "on_bad_record": args.on_bad_record, "out": args.out,
@@ -93,13 +98,40 @@ def cmd_run(args) -> int:
         cli_values["objective_params"]["loss_impl"] = args.loss_impl
     if args.no_progress:
         cli_values["progress"] = False
-    cfg = runs.resolve_config(pm, args.plugin, args.recipe, file_values, cli_values)
-    run_dir = Path(os.environ["CORE_RUN_DIR"]) if os.environ.get("CORE_RUN_DIR") else runs.new_run_dir(cfg)
+    cfg = runs.resolve_config(pm, args.plugin, args.recipe, file_values, cli_values,
+                              file_source=f"--config {args.config}")  # checked before any folder exists
+    run_dir = Path(inherited) if inherited else runs.new_run_dir(cfg)
     os.environ["CORE_RUN_DIR"] = str(run_dir)  # DDP ranks re-run this command: same folder
     try:
-        return _finish(runs.execute(pm, cfg, run_dir), run_dir, cfg)
+        return _finish(runs.execute(pm, cfg, run_dir, owner=not inherited), run_dir, cfg)
     finally:
         os.environ.pop("CORE_RUN_DIR", None)
+
+
+def _config_file(path: Path) -> dict:
+    """The settings of a ``--config`` YAML file (checked later, key by key, naming the file)."""
+    import yaml
+
+    from core.flags import yaml_problem
+
+    if not path.exists():
+        raise UserError(f"--config {path}: no such file; check the path")
+    if not path.is_file():
+        raise UserError(f"--config {path}: is a folder; pass a YAML file, e.g. a run's config.yaml")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"--config {path}: cannot read ({e.strerror or e}); check permissions") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--config {path}: not UTF-8 text; pass a YAML file of KEY: VALUE lines") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"--config {path}: not valid YAML ({yaml_problem(e)}); fix the file") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise UserError(f"--config {path}: expected settings as KEY: VALUE lines (a mapping), got a "
+                        f"{type(values).__name__}; e.g. `epochs: 10`")
+    return values
 
 
 def _finish(metrics: Optional[dict], run_dir: Path, cfg) -> int:
@@ -183,7 +215,7 @@ def _quiet_lightning() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="core", description=core.__doc__.splitlines()[0])
+    parser = Parser(prog="core", description=core.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"core {core.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

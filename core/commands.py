@@ -35,18 +35,18 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="dataset reader option, repeatable")
     p.add_argument("--objectives", help="comma-separated objectives (default: lfr,autoencoder,diet,"
                                         "simclr,simsiam,supervised; SimCLR/SimSiam where augmentations exist)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per objective, mean ± std (default 3)")
-    p.add_argument("--seed", type=int, help="first seed (default 0)")
-    p.add_argument("--epochs", type=int, help="epochs per objective (default: the recipe's)")
-    p.add_argument("--budget-minutes", type=float, metavar="M",
+    p.add_argument("--seeds", default=3, help="seeds per objective, mean ± std (default 3)")
+    p.add_argument("--seed", help="first seed (default 0)")
+    p.add_argument("--epochs", help="epochs per objective (default: the recipe's)")
+    p.add_argument("--budget-minutes", metavar="M",
                    help="equal wall time instead of equal epochs: M minutes of training split equally "
                         "over objectives x seeds (--epochs then caps each)")
     p.add_argument("--set", action="append", metavar="OBJ.KEY=VALUE",
                    help="an objective's parameter, e.g. lfr.k=8 or diet.label_smoothing=0.5, repeatable")
-    p.add_argument("--batch-size", type=int), p.add_argument("--lr", type=float), p.add_argument("--dim", type=int)
+    p.add_argument("--batch-size"), p.add_argument("--lr"), p.add_argument("--dim")
     p.add_argument("--accelerator", help="cpu, gpu or auto")
     p.add_argument("--precision", help="32-true, bf16-mixed, 16-mixed")
-    p.add_argument("--num-workers", type=int)
+    p.add_argument("--num-workers")
     p.add_argument("--on-bad-record", choices=("error", "skip"))
     p.add_argument("--out", help="parent folder of the bench folder (default runs/)")
     p.add_argument("--progress", action="store_true", help="show training progress bars")
@@ -56,8 +56,11 @@ def add_bench_parser(sub) -> None:
 def cmd_bench(args) -> int:
     """``core bench``: resolve the recipe like ``core run``, run the bench, print table and summary."""
     from core import bench, bench_report, runs
+    from core.flags import check_value
     from core.plugins import get_plugin_manager
 
+    seeds = check_value("seeds", args.seeds)  # the rules of `core run` (core.flags)
+    budget = check_value("max_minutes", args.budget_minutes, flag="--budget-minutes") if args.budget_minutes is not None else None
     pm = get_plugin_manager()
     cli_values = {
         "dataset": args.dataset, "encoder": args.encoder, "projector": args.projector, "data": args.data,
@@ -67,10 +70,10 @@ def cmd_bench(args) -> int:
         "data_options": {**getattr(args, "reader_flags", {}), **key_values(args.option, "--option")},
     }
     cfg = runs.resolve_config(pm, args.plugin, args.recipe, {}, cli_values)
-    if args.budget_minutes is not None and args.epochs is None:
+    if budget is not None and args.epochs is None:
         cfg.epochs = bench.TIME_BUDGET_EPOCH_CAP  # equal wall time: train until the share is spent
     objectives = [n for n in (args.objectives or "").split(",") if n.strip()] or None
-    result = bench.run_bench(pm, cfg, None, objectives, args.seeds, args.budget_minutes,
+    result = bench.run_bench(pm, cfg, None, objectives, seeds, budget,
                              key_values(args.set, "--set"), echo=lambda line: print(line, flush=True))
     print()
     print(bench_report.bench_table(result))

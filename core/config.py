@@ -1,4 +1,9 @@
-"""The resolved configuration of one run: recipe defaults < config file < CLI flags."""
+"""The resolved configuration of one run: recipe defaults < config file < CLI flags.
+
+Every value is checked by its rule in :mod:`core.flags` as it arrives, whichever source it
+comes from, so a recipe, a config file or a run's ``config.yaml`` cannot pass a value the
+command line would refuse.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -6,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from core.errors import UserError
+from core.flags import COMMAND_LINE, check_value
 
 
 @dataclass
@@ -42,21 +48,26 @@ class RunConfig:
     progress: bool = True
 
     def update(self, values: Mapping[str, Any], source: str) -> "RunConfig":
-        """Override fields from ``values`` (dicts are merged); unknown keys are user errors."""
+        """Override fields from ``values`` (dicts are merged), each checked by its rule
+        (:func:`core.flags.check_value`); unknown keys and bad values are one-line user errors
+        naming ``source`` (``"command line"`` names the flag instead)."""
+        if not isinstance(values, Mapping):
+            raise UserError(f"{source}: expected settings as KEY: VALUE lines (a mapping), got a "
+                            f"{type(values).__name__}; e.g. `epochs: 10`")
         names = {f.name for f in dataclasses.fields(self)}
         for key, value in values.items():
             if key not in names:
-                raise UserError(f"{source}: unknown setting '{key}'; known: {', '.join(sorted(names))}")
+                where = f"--{str(key).replace('_', '-')}" if source == COMMAND_LINE else f"{source}: setting '{key}'"
+                raise UserError(f"{where} is unknown; known: {', '.join(sorted(names))}")
             if value is None:
                 continue
+            value = check_value(key, value, source)
             current = getattr(self, key)
             if isinstance(current, dict) and isinstance(value, Mapping):
                 merged = dict(current)
                 merged.update(value)
                 value = merged
             setattr(self, key, value)
-        if self.on_bad_record not in ("error", "skip"):
-            raise UserError(f"{source}: on_bad_record must be 'error' or 'skip', got {self.on_bad_record!r}")
         return self
 
     def to_dict(self) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
     from core.plugins import get_plugin_manager
 
     out = Path(out)
+    _check_out(out)
     if out.suffix not in FORMATS:
         raise UserError(f"--out {out}: unknown format '{out.suffix}'; use one of {', '.join(FORMATS)}")
     if not Path(data_path).exists():
@@ -116,6 +118,25 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
             frame.insert(pos, key, values)
         atomic_write_with(out, lambda tmp: frame.to_parquet(tmp, index=False))
     return len(ids)
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` names a file that can be written: not a folder, not under a file."""
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a folder; name the output file, e.g. --out {out / 'embeddings.npz'}")
+    parent = out.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"--out {out}: {parent} is a file, not a folder; name a file in a folder, "
+                        f"e.g. --out embeddings.npz")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: {parent} is not writable; name a file in a folder you can write to")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after embedding the corpus
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot create its folder ({e.strerror or e}); name a file in a folder "
+                        f"you can write to") from None
 
 
 def _h5py(out: Path):

@@ -33,19 +33,35 @@ def atomic_write_with(path: PathLike, writer: Callable[[Path], Any]) -> Path:
 
     For libraries that write to a path themselves (``safetensors.save_file``,
     ``DataFrame.to_parquet``). The temporary name ends in ``.tmp``, not the target's suffix.
-    On any error the temporary file is removed and ``path`` is left untouched.
+    On any error the temporary file is removed and ``path`` is left untouched; an ``OSError``
+    (read-only folder, full disk, a file where a folder should be) becomes a one-line
+    :class:`~core.errors.UserError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, cannot write a file there; name a file (or remove the folder)")
     tmp = _tmp_path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         writer(tmp)
         _fsync(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise cannot_write(path, e) from None
         raise
     return path
+
+
+def cannot_write(path: PathLike, error: OSError) -> UserError:
+    """The one-line ``UserError`` for an output that cannot be written (read-only place, a file
+    where a folder should be, full disk)."""
+    return UserError(f"{path}: cannot write ({error.strerror or error}); write to a folder that exists or can be "
+                     f"created, that you can write to and that has free space")
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
@@ -108,8 +124,10 @@ def open_text(path: PathLike, encoding: str = "utf-8", newline: Optional[str] = 
 def read_text(path: PathLike, hint: str, encoding: str = "utf-8", newline: Optional[str] = None) -> str:
     """The whole text of ``path`` (see :func:`open_text`); undecodable or truncated content is a
     :class:`~core.errors.UserError` naming the file and ending with ``hint``."""
+    import zlib
+
     with open_text(path, encoding, newline) as f:
         try:
             return f.read()
-        except (UnicodeDecodeError, OSError, EOFError) as e:
+        except (UnicodeDecodeError, OSError, EOFError, zlib.error) as e:  # zlib: corrupt .gz data
             raise UserError(f"{path}: cannot read as UTF-8 text ({type(e).__name__}: {e}); {hint}") from None

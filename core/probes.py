@@ -1,17 +1,31 @@
 """Frozen-embedding probes: the linear and kNN probes registered as ``core/linear`` and
-``core/knn``. Plain numpy / scikit-learn / torch (imported inside functions).
+``core/knn`` (the RBF SVM is :mod:`core.svm`). Plain numpy / scikit-learn / torch (imported
+inside functions).
 
-Probes take three splits, each a pair ``(X (N, D), y)``, and a :class:`core.specs.Task`.
-Hyper-parameters are chosen by the task's primary metric on ``val`` only
-(:func:`core.metrics.select_on_val`); ``test`` is scored once, with the chosen value. Choices:
+Probes take three splits, each a pair ``(X (N, D), y)``, and a :class:`core.specs.Task`, and
+return a :class:`core.metrics.Scores`: the test metrics, the chosen hyper-parameter
+(``probe_C`` / ``probe_alpha`` / ``probe_k``), ``probe_single_class`` (1.0 when the probe
+predicts one class for all of test although its labels hold several) and a ``protocol`` text.
+``test`` is scored once, with the chosen value; it never takes part in the choice. Protocol
+(docs/design.md#evaluation):
 
-* linear probe: features standardised on ``train``; logistic regression (lbfgs, multinomial
-  for multiclass, one model per label for multilabel) over ``C_GRID`` or ridge over
-  ``ALPHA_GRID``. The reported model is the one fit on ``train`` alone that won on ``val``
-  (no train+val refit), so what is selected is exactly what is tested.
+* **few labels** (fewer than :data:`FEW_LABELS` labelled train+val samples, or an empty
+  ``val``): the hyper-parameter is chosen by seeded k-fold CV over all labelled non-test
+  samples (train + val; stratified, ``k = min(5, smallest class count)``, at least 2; plain
+  k-fold for regression and multilabel; :func:`core.metrics.cv_folds`), scored by the task's
+  primary metric averaged over folds, and the probe is refit on all of them. 1000 because a
+  val split of 20 % of fewer than 1000 samples holds under 200: the standard error of an
+  accuracy on it is over 3 points, too coarse to rank 7 grid values, and a handful of classes
+  may be missing from it; below 1000 samples the k extra fits per value are cheap.
+* **many labels**: chosen on ``val`` only (:func:`core.metrics.select_on_val`); the reported
+  model is the one fit on ``train`` alone that won on ``val`` (no train+val refit), so what is
+  selected is exactly what is tested.
+* linear probe: features standardised on the samples it is fit on; logistic regression
+  (lbfgs, multinomial for multiclass, one model per label for multilabel) over ``C_GRID`` or
+  ridge over ``ALPHA_GRID``.
 * kNN probe: cosine similarity on L2-normalised features, similarity-weighted vote with
-  weights ``exp(s / 0.07)`` (as in DINO), ``k`` from ``K_GRID`` capped by ``len(train)``.
-* ties on ``val`` go to the first grid value (strongest regularisation / smallest k).
+  weights ``exp(s / 0.07)`` (as in DINO), ``k`` from ``K_GRID`` capped by the samples it votes from.
+* ties go to the first grid value (strongest regularisation / smallest k).
 * missing labels are dropped (class ids) or masked per target (multilabel / regression) in
   fitting; metrics are those of :func:`core.metrics.metrics_for`.
 
@@ -24,9 +38,12 @@ from typing import Callable
 
 import numpy as np
 
-from core.metrics import labelled_rows, metrics_for, select_on_val
+from core.metrics import (Scores, cv_folds, labelled_rows, metrics_for, select_by_cv, select_on_val,
+                          single_class_prediction)
 from core.specs import EvaluatorSpec, Task
 
+FEW_LABELS = 1000  # below this many labelled train+val samples, choose by k-fold CV (module docstring)
+CV_FOLDS = 5
 C_GRID = tuple(float(c) for c in np.logspace(-3, 3, 7))
 ALPHA_GRID = tuple(float(a) for a in np.logspace(-2, 4, 7))
 K_GRID = (1, 5, 10, 20, 50)
@@ -79,6 +96,50 @@ def _prepare(task: Task, train, val, test):
     if not len(xtr):
         raise ValueError("the probe's train split has no labelled sample")
     return (xtr, ytr), (xva, yva), (xte, yte)
+
+
+def uses_cv(n_train: int, n_val: int, few_labels: int = FEW_LABELS) -> bool:
+    """True when the hyper-parameter is chosen by CV: an empty ``val`` or few labels in all."""
+    return n_val == 0 or n_train + n_val < few_labels
+
+
+def labelled_pool(xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray):
+    """All labelled non-test samples: train then val (an empty val of any shape is left out)."""
+    if not len(xva):
+        return xtr, ytr
+    return np.concatenate([xtr, xva]), np.concatenate([ytr, yva])
+
+
+def predicted_labels(task: Task, scores: np.ndarray) -> np.ndarray:
+    """Class predictions from a probe's scores (argmax, or the positive probability >= 0.5)."""
+    scores = np.asarray(scores)
+    if task.kind == "binary":
+        return (scores.reshape(len(scores), -1)[:, -1] >= 0.5).astype(np.int64)
+    return scores.argmax(axis=1) if scores.ndim == 2 else scores.astype(np.int64)
+
+
+def grid_text(name: str, grid) -> str:
+    values = ", ".join(f"{v:g}" for v in grid)
+    return f"{name} in {{{values}}}"
+
+
+def cv_protocol(folds, n: int, name: str, grid, best) -> str:
+    """``"5-fold CV over 23 train+val samples, refit on all; C in {…}: C=1"``."""
+    if not folds:
+        return f"too few labelled samples ({n}) for CV: default {name}={best:g}, fit on train+val"
+    return f"{len(folds)}-fold CV over {n} train+val samples, refit on all; {grid_text(name, grid)}: {name}={best:g}"
+
+
+def val_protocol(n_train: int, n_val: int, name: str, grid, best) -> str:
+    return f"chosen on val ({n_val}), fit on train ({n_train}); {grid_text(name, grid)}: {name}={best:g}"
+
+
+def _finish(task: Task, yte, scores, y_fit, setting: str, best, protocol: str) -> Scores:
+    out = Scores(metrics_for(task, yte, scores), protocol)
+    out[setting] = float(best)
+    if task.kind in ("multiclass", "binary"):
+        out["probe_single_class"] = single_class_prediction(task, y_fit, predicted_labels(task, scores), yte)
+    return out
 
 
 # ----------------------------------------------------------------------------- linear probe
@@ -155,30 +216,42 @@ def _linear_fitter(task: Task, x: np.ndarray, y: np.ndarray, seed: int, n_classe
     return lambda C: _fit_logistic(x, y, C, seed, n_classes)
 
 
-def linear_probe(train: Split, val: Split, test: Split, task: Task, seed: int = 0) -> dict[str, float]:
-    """Logistic (classification) or ridge (regression) probe with regularisation chosen on ``val``.
+def linear_probe(train: Split, val: Split, test: Split, task: Task, seed: int = 0,
+                 few_labels: int = FEW_LABELS) -> Scores:
+    """Logistic (classification) or ridge (regression) probe, regularisation chosen by k-fold
+    CV over train+val with few labels, else on ``val`` (module docstring).
 
     Returns the test metrics plus ``probe_C`` (classification) or ``probe_alpha`` (regression).
     """
     (xtr, ytr), (xva, yva), (xte, yte) = _prepare(task, train, val, test)
-    xtr, xva, xte = _standardise(xtr, xva, xte)
     n_classes = max(_n_classes(task, ytr, yva, yte), 2)
-    fit = _linear_fitter(task, xtr, ytr, seed, n_classes)
     grid = ALPHA_GRID if task.kind == "regression" else C_GRID
+    name = "alpha" if task.kind == "regression" else "C"
+    if uses_cv(len(xtr), len(xva), few_labels):
+        x, y = labelled_pool(xtr, ytr, xva, yva)
+        folds = cv_folds(task, y, seed, CV_FOLDS)
+
+        def predict_fold(fit_index, held):
+            fit_x, held_x = _standardise(x[fit_index], x[held])
+            fit = _linear_fitter(task, fit_x, y[fit_index], seed, n_classes)
+            return {h: fit(h)(held_x) for h in grid}
+
+        best = select_by_cv(list(grid), predict_fold, folds, y, task)[0] if folds else 1.0
+        x, xte = _standardise(x, xte)
+        model = _linear_fitter(task, x, y, seed, n_classes)(best)
+        return _finish(task, yte, model(xte), y, f"probe_{name}", best, cv_protocol(folds, len(y), name, grid, best))
+    xtr, xva, xte = _standardise(xtr, xva, xte)
+    fit = _linear_fitter(task, xtr, ytr, seed, n_classes)
     fitted = {}
 
     def predict_val(h):
         fitted[h] = fit(h)
         return fitted[h](xva)
 
-    if len(xva):
-        best, _ = select_on_val(list(grid), predict_val, yva, task)
-    else:  # no validation data: no selection, a standard default
-        best = 1.0
+    best, _ = select_on_val(list(grid), predict_val, yva, task)
     model = fitted.get(best) or fit(best)
-    out = metrics_for(task, yte, model(xte))
-    out["probe_alpha" if task.kind == "regression" else "probe_C"] = float(best)
-    return out
+    return _finish(task, yte, model(xte), ytr, f"probe_{name}", best,
+                   val_protocol(len(xtr), len(xva), name, grid, best))
 
 
 # ----------------------------------------------------------------------------- kNN probe
@@ -238,34 +311,57 @@ def knn_scores(task: Task, ytr: np.ndarray, sims: np.ndarray, idx: np.ndarray, k
     return out.reshape((len(s),) + ytr.shape[1:])
 
 
-def knn_probe(train: Split, val: Split, test: Split, task: Task, seed: int = 0) -> dict[str, float]:
-    """Cosine kNN probe with ``k`` chosen on ``val``. Returns test metrics plus ``probe_k``.
+def knn_probe(train: Split, val: Split, test: Split, task: Task, seed: int = 0,
+              few_labels: int = FEW_LABELS) -> Scores:
+    """Cosine kNN probe, ``k`` chosen by k-fold CV over train+val with few labels (votes of all
+    of them on test), else on ``val`` (votes of train). Returns test metrics plus ``probe_k``.
 
-    ``seed`` is unused (the probe is deterministic); it keeps the evaluator signature.
+    ``seed`` only seeds the CV folds (the probe itself is deterministic).
     """
     (xtr, ytr), (xva, yva), (xte, yte) = _prepare(task, train, val, test)
     n_classes = max(_n_classes(task, ytr, yva, yte), 2)
-    grid = [k for k in K_GRID if k <= len(xtr)] or [len(xtr)]
-    kmax = max(grid)
-    if len(xva):
-        sims, idx = neighbours(xtr, xva, kmax)
+    if uses_cv(len(xtr), len(xva), few_labels):
+        bank, ybank = labelled_pool(xtr, ytr, xva, yva)
+        folds = cv_folds(task, ybank, seed, CV_FOLDS)
+        smallest = min((len(f) for f, _ in folds), default=len(bank))
+        grid = [k for k in K_GRID if k <= smallest] or [smallest]
+
+        def predict_fold(fit_index, held):
+            sims, idx = neighbours(bank[fit_index], bank[held], max(grid))
+            return {k: knn_scores(task, ybank[fit_index], sims, idx, k, n_classes) for k in grid}
+
+        if folds:
+            best = select_by_cv(grid, predict_fold, folds, ybank, task)[0]
+        else:
+            best = max(k for k in grid if k <= 10) if min(grid) <= 10 else min(grid)
+        protocol = cv_protocol(folds, len(ybank), "k", grid, best)
+    else:
+        bank, ybank = xtr, ytr
+        grid = [k for k in K_GRID if k <= len(xtr)] or [len(xtr)]
+        sims, idx = neighbours(xtr, xva, max(grid))
         best, _ = select_on_val(grid, lambda k: knn_scores(task, ytr, sims, idx, k, n_classes), yva, task)
-    else:  # no validation data: no selection, a standard default
-        best = max(k for k in grid if k <= 10)
-    sims, idx = neighbours(xtr, xte, best)
-    out = metrics_for(task, yte, knn_scores(task, ytr, sims, idx, best, n_classes))
-    out["probe_k"] = float(best)
-    return out
+        protocol = val_protocol(len(xtr), len(xva), "k", grid, best)
+    sims, idx = neighbours(bank, xte, best)
+    return _finish(task, yte, knn_scores(task, ybank, sims, idx, best, n_classes), ybank, "probe_k", best, protocol)
 
 
 # ----------------------------------------------------------------------------- registry
 
 
 def builtin_evaluators() -> list[EvaluatorSpec]:
-    """The core's probes, registered by :mod:`core.builtins` as ``core/linear`` and ``core/knn``."""
+    """The core's probes, registered by :mod:`core.builtins` as ``core/linear``, ``core/knn``
+    and ``core/svm`` (sequence inputs, classification; :mod:`core.svm`, imported when used)."""
+    from core.lazy import lazy
+
     return [
         EvaluatorSpec("core/linear", linear_probe,
-                      description="standardised logistic / ridge regression, C or alpha chosen on val"),
+                      description="standardised logistic / ridge regression; C or alpha by k-fold CV over "
+                                  f"train+val below {FEW_LABELS} labels, else on val"),
         EvaluatorSpec("core/knn", knn_probe,
-                      description="cosine kNN (similarity-weighted vote), k chosen on val"),
+                      description=f"cosine kNN (similarity-weighted vote); k by k-fold CV below {FEW_LABELS} "
+                                  "labels, else on val"),
+        EvaluatorSpec("core/svm", lazy("core.svm:svm_probe"), tasks=("multiclass", "binary"),
+                      modalities=("sequence",),
+                      description="RBF SVM, the T-Loss / TS2Vec UCR protocol: C in {1e-4..1e4, inf} by 5-fold CV "
+                                  "(C=inf with under 5 per class or 50 in all)"),
     ]

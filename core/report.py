@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from core.io import atomic_write_text
 from core.plots import plot_embedding_map, plot_loss_curve
-from core.tables import group_by_evaluator, kv_table, metric_table
+from core.tables import group_by_evaluator, kv_table, md_escape, metric_table
 
 
 def _is_nested(results: Mapping) -> bool:
@@ -22,9 +22,9 @@ def _is_nested(results: Mapping) -> bool:
                               for r in rows)
 
 
-def _results_section(results: Mapping, primary: str) -> list[str]:
-    lines = ["## Results", "", f"Primary metric: **{primary}** (frozen embeddings; "
-             "probe hyper-parameters chosen on the validation split, scored on test).", ""]
+def _results_section(results: Mapping, primary: str, protocols: Mapping[str, Mapping[str, str]]) -> list[str]:
+    lines = ["## Results", "", f"Primary metric: **{primary}** (frozen embeddings; probe hyper-parameters "
+             "chosen by k-fold CV over train+val with few labels, else on the validation split; scored on test).", ""]
     if not results:
         return lines + ["No results.", ""]
     groups = results.items() if _is_nested(results) else group_by_evaluator(results).items()
@@ -32,7 +32,17 @@ def _results_section(results: Mapping, primary: str) -> list[str]:
         if name:
             lines += [f"### {name}", ""]
         lines += [metric_table(table, primary)]
+        used = (protocols or {}).get(name) or {}
+        if used:
+            lines += ["Protocol:", ""] + [f"- {md_escape(model)}: {md_escape(text)}" for model, text in used.items()]
+            lines += [""]
     return lines
+
+
+def _warnings_section(warnings: Sequence[str]) -> list[str]:
+    if not warnings:
+        return []
+    return ["## Warnings", ""] + [f"- **warning:** {md_escape(w)}" for w in warnings] + [""]
 
 
 def _skipped_count(info: Mapping) -> int:
@@ -42,7 +52,7 @@ def _skipped_count(info: Mapping) -> int:
 
 def _dataset_section(info: Mapping) -> list[str]:
     lines = ["## Dataset", ""]
-    shown = {k: v for k, v in info.items() if k not in ("splits", "sizes", "skipped", "skipped_file")}
+    shown = {k: v for k, v in info.items() if k not in ("splits", "sizes", "skipped", "skipped_file", "warnings")}
     splits = info.get("splits") or info.get("sizes") or {}
     if splits:
         shown["split sizes"] = ", ".join(f"{k}: {v}" for k, v in splits.items())
@@ -56,7 +66,8 @@ def _dataset_section(info: Mapping) -> list[str]:
 def write_report(run_dir, *, title: str, config: Mapping[str, Any], results: Mapping,
                  primary_metric: str, history: Sequence[Mapping] = (), embedding=None,
                  labels=None, class_names: Sequence[str] = (), dataset_info: Mapping[str, Any] = None,
-                 notes: Sequence[str] = (), seed: int = 0, task_kind: Optional[str] = None) -> Path:
+                 notes: Sequence[str] = (), seed: int = 0, task_kind: Optional[str] = None,
+                 warnings: Sequence[str] = (), protocols: Optional[Mapping[str, Mapping[str, str]]] = None) -> Path:
     """Write ``report.md``, ``loss_curve.png`` and ``embedding_map.png`` into ``run_dir``.
 
     ``results`` is ``{model: {metric: value}}`` or ``{evaluator: {model: {metric: value}}}``;
@@ -65,12 +76,15 @@ def write_report(run_dir, *, title: str, config: Mapping[str, Any], results: Map
     (``{split: size}``), ``skipped`` (count or list) and ``skipped_file`` (relative link);
     other keys are listed as they are.
     The embedding map is skipped when ``embedding`` is None; ``task_kind`` is passed to
-    :func:`plot_embedding_map`. Returns the report path.
+    :func:`plot_embedding_map`. ``warnings`` (degenerate data, metrics that cannot be
+    computed) are listed under the title; ``protocols`` (``{evaluator: {model row: text}}``)
+    under each evaluator's table. Returns the report path.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     lines = [f"# {title}", ""]
-    lines += _results_section(results, primary_metric)
+    lines += _warnings_section(warnings)
+    lines += _results_section(results, primary_metric, protocols or {})
     plot_loss_curve(history, run_dir / "loss_curve.png")
     lines += ["## Training", "", "![loss curve](loss_curve.png)", ""]
     if embedding is not None and len(embedding):

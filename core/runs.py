@@ -32,8 +32,15 @@ MODEL_LABELS = {PRETRAINED: "pretrained encoder", "random-init": "random-init en
 
 # -- configuration ---------------------------------------------------------------------------
 def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[str],
-                   file_values: dict, cli_values: dict) -> RunConfig:
-    """Recipe defaults < ``--config FILE`` < CLI flags; names are checked against the registry."""
+                   file_values: dict, cli_values: dict, file_source: str = "config file") -> RunConfig:
+    """Recipe defaults < ``--config FILE`` (named ``file_source`` in errors) < CLI flags. Every
+    value is checked by its rule as it is merged (:mod:`core.flags`), names against the
+    registry, and the merged settings against this machine (:func:`core.flags.check_environment`)."""
+    from core.flags import check_environment
+
+    if not isinstance(file_values, dict):
+        raise UserError(f"{file_source}: expected settings as KEY: VALUE lines (a mapping), got a "
+                        f"{type(file_values).__name__}; e.g. `epochs: 10`")
     cfg = RunConfig()
     recipe_name = recipe or file_values.get("recipe") or cli_values.get("recipe")
     plugin = plugin or file_values.get("plugin")
@@ -51,7 +58,7 @@ def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[st
     if chosen and pm.get("objective", chosen).name != pm.get("objective", rec.objective).name:
         params.pop("objective_params", None)  # the recipe's objective parameters belong to its objective
     cfg.update(params, f"recipe {rec.name}")
-    cfg.update(file_values, "config file")
+    cfg.update(file_values, file_source)
     cfg.update(cli_values, "command line")
     if cfg.data and not (cli_values.get("dataset") or file_values.get("dataset")):
         ds = pm.get("dataset", cfg.dataset)
@@ -67,26 +74,50 @@ def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[st
         cfg.data = str(Path(cfg.data).expanduser().resolve())
         if not Path(cfg.data).exists():
             raise UserError(f"--data {cfg.data}: no such file or folder; check the path")
+    check_environment(cfg)
     return cfg
 
 
 def new_run_dir(cfg: RunConfig, kind: str = "") -> Path:
-    """A fresh ``<out>/<timestamp>-[<kind>-]<plugin>-<dataset>`` folder (suffixed if taken)."""
+    """A fresh ``<out>/<timestamp>-[<kind>-]<plugin>-<dataset>`` folder (suffixed if taken);
+    an ``out`` that cannot hold it is a one-line user error."""
+    from core.flags import check_output_folder
+
+    check_output_folder(Path(cfg.out), "--out")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     prefix = f"{stamp}-{kind}-" if kind else f"{stamp}-"
     base = Path(cfg.out) / f"{prefix}{cfg.plugin}-{cfg.dataset.split('/')[-1]}"
     run_dir, i = base, 1
     while run_dir.exists():
         run_dir, i = Path(f"{base}-{i}"), i + 1
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as e:
+        raise UserError(f"--out {cfg.out}: cannot create the run folder {run_dir} ({e.strerror or e}); "
+                        f"pass a folder you can write to, e.g. --out runs") from None
     return run_dir
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
+    """The checked ``config.yaml`` of a run folder; a missing, unreadable or malformed one is a
+    one-line user error naming it."""
+    from core.flags import yaml_problem
+
     path = Path(run_dir) / "config.yaml"
-    if not path.exists():
+    if not Path(run_dir).is_dir():
+        raise UserError(f"{run_dir}: no such run folder; pass a folder made by `core run` (see --out, default runs/)")
+    if not path.is_file():
         raise UserError(f"{run_dir}: not a run folder (no config.yaml); pass a folder made by `core run`")
-    return RunConfig().update(yaml.safe_load(path.read_text()) or {}, str(path))
+    hint = "restore it from the run's card.json/report.md or start a new run"
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror or e}); check permissions") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; {hint}") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({yaml_problem(e)}); {hint}") from None
+    return RunConfig().update(values or {}, str(path))
 
 
 # -- pieces --------------------------------------------------------------------------------
@@ -97,11 +128,27 @@ def load_dataset(pm: PluginManager, cfg: RunConfig, seed: int) -> LoadedDataset:
     data = spec.load(cfg.data, seed=seed, on_bad_record=cfg.on_bad_record, options=dict(cfg.data_options))
     for split in ("train", "val", "test"):
         if len(data.splits[split]) == 0:
+            if split == "val":  # a corpus shipping only train/test: the probes choose by CV
+                continue
             raise UserError(f"dataset {spec.name}: the {split} split is empty; give more records or a split column")
         if data.splits[split].targets is None:
             raise UserError(f"dataset {spec.name}: the {split} split has no labels; the probe needs them "
                             f"(add a labels file or a label column)")
+    from core.label_checks import check_labels
+
+    for line in check_labels(data, spec.name):
+        _warn_once(line)
     return data
+
+
+_WARNED: set = set()
+
+
+def _warn_once(line: str) -> None:
+    """Log a data warning once per process (every seed reloads the data)."""
+    if line not in _WARNED:
+        _WARNED.add(line)
+        log.warning("%s", line)
 
 
 def seeded_sample(dataset, n: int, seed: int):
@@ -193,32 +240,71 @@ def save_encoder(encoder: torch.nn.Module, run_dir: Path, card: dict) -> None:
 
 
 def load_encoder(pm: PluginManager, run_dir: Path) -> tuple[torch.nn.Module, dict]:
+    """The trained encoder of a finished run and its card; a failed run, a missing, truncated or
+    mismatched ``encoder.safetensors`` or a malformed ``card.json`` is a one-line user error."""
     from safetensors.torch import load_file
 
+    from core.run_status import check_not_failed
+
     run_dir = Path(run_dir)
+    check_not_failed(run_dir)
     card_path, weights = run_dir / "card.json", run_dir / "encoder.safetensors"
     if not card_path.exists() or not weights.exists():
         raise UserError(f"{run_dir}: no trained encoder (card.json + encoder.safetensors); "
                         f"finish the run with `core run --resume {run_dir}`")
-    card = json.loads(card_path.read_text())
-    spec = InputSpec.from_dict(card["input_spec"])
-    encoder = pm.get("encoder", card["encoder"]).build(spec, card["dim"])
-    encoder.load_state_dict(load_file(str(weights)))
+    fix = f"rebuild it with `core run --resume {run_dir}` (needs last.ckpt) or start a new run"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        spec = InputSpec.from_dict(card["input_spec"])
+        name, dim = card["encoder"], int(card["dim"])
+    except OSError as e:
+        raise UserError(f"{card_path}: cannot read ({e.strerror or e}); check permissions") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"{card_path}: malformed run card ({type(e).__name__}: {e}); {fix}") from None
+    encoder = pm.get("encoder", name).build(spec, dim)
+    try:
+        state = load_file(str(weights))
+    except OSError as e:
+        raise UserError(f"{weights}: cannot read ({e.strerror or e}); check permissions") from None
+    except Exception as e:  # safetensors raises its own SafetensorError for truncated/garbled files
+        raise UserError(f"{weights}: not a readable safetensors file ({' '.join(str(e).split())[:120]}); "
+                        f"{fix}") from None
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as e:
+        raise UserError(f"{weights}: weights do not fit encoder {name} (dim {dim}) named in {card_path} "
+                        f"({' '.join(str(e).split())[:120]}); {fix}") from None
     return encoder.eval(), card
 
 
 def evaluate_features(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, features: dict, seed: int) -> dict:
-    """Run every evaluator on ``{split: X}`` features; returns ``{evaluator/metric: value}``."""
+    """Run every evaluator that fits the task kind and input modality on ``{split: X}``
+    features; returns ``{evaluator/metric: float}`` plus ``{evaluator/protocol: text}`` when the
+    evaluator says how it chose its hyper-parameters (:class:`core.metrics.Scores`). A primary
+    metric the evaluator could not compute is kept as NaN (shown as n/a), never dropped."""
     out = {}
-    pairs = {s: (features[s], data.splits[s].targets) for s in ("train", "val", "test")}
+    pairs = {s: (features[s], _targets(data.splits[s])) for s in ("train", "val", "test")}
     for name in cfg.evaluators:
         spec = pm.get("evaluator", name)
-        if data.task.kind not in spec.tasks:
+        if data.task.kind not in spec.tasks or (spec.modalities and data.input_spec.modality not in spec.modalities):
             continue
         metrics = spec.evaluate(pairs["train"], pairs["val"], pairs["test"], data.task, seed)
         short = name.split("/")[-1]
-        out.update({f"{short}/{k}": float(v) for k, v in metrics.items()})
+        values = {f"{short}/{k}": float(v) for k, v in metrics.items()}
+        primary = data.task.primary_metric
+        if not any(k == primary or k.startswith(f"{primary}_") for k in metrics):  # per-target names count
+            values[f"{short}/{primary}"] = float("nan")
+        out.update(values)
+        if getattr(metrics, "protocol", ""):
+            out[f"{short}/protocol"] = metrics.protocol
     return out
+
+
+def _targets(split):
+    """A split's labels; an empty split without labels gives an empty array."""
+    if split.targets is None and len(split) == 0:
+        return np.zeros(0, np.int64)
+    return split.targets
 
 
 def encoder_features(encoder, data: LoadedDataset, cfg: RunConfig) -> dict:
@@ -240,7 +326,8 @@ def floor_results(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, seed: 
     if initial is not None:
         random_init.load_state_dict(initial)
     results = {"random-init": evaluate_features(pm, cfg, data, encoder_features(random_init, data, cfg), seed)}
-    raw = {s: data.splits[s].raw_features() for s in ("train", "val", "test")}
+    raw = {s: data.splits[s].raw_features() if len(data.splits[s]) else np.zeros((0, 0), np.float32)
+           for s in ("train", "val", "test")}  # an empty val (a corpus shipping only train/test)
     results["raw"] = evaluate_features(pm, cfg, data, raw, seed)
     return results
 
@@ -257,10 +344,8 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
 
     metrics_path = seed_dir / "seed-metrics.json"
     if resume and metrics_path.exists():
-        done = json.loads(metrics_path.read_text())
-        if done.get("epochs") == cfg.epochs:
-            if "lfr" in done.get("results", {}):  # written before results took the neutral key
-                done["results"][PRETRAINED] = done["results"].pop("lfr")
+        done = _finished_seed(metrics_path, cfg)
+        if done is not None:
             return done
     seed_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset(pm, cfg, seed)
@@ -300,6 +385,44 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     return out
 
 
+def _finished_seed(metrics_path: Path, cfg: RunConfig) -> Optional[dict]:
+    """On ``--resume``, the cached metrics of a seed that finished ``cfg.epochs`` with its encoder
+    in place; ``None`` when it must (re)train from ``last.ckpt`` (more epochs, or the encoder
+    files are gone: training then restores the weights from the checkpoint without new epochs)."""
+    seed_dir = metrics_path.parent
+    try:
+        done = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        log.warning("%s is unreadable; re-evaluating this seed from last.ckpt", metrics_path)
+        done = {}
+    if not isinstance(done, dict) or done.get("epochs") != cfg.epochs:
+        return None
+    missing = [n for n in ("encoder.safetensors", "card.json") if not (seed_dir / n).is_file()]
+    if not missing and not _readable_safetensors(seed_dir / "encoder.safetensors"):
+        missing = ["a readable encoder.safetensors"]
+    if missing:
+        if not (seed_dir / "last.ckpt").is_file():
+            raise UserError(f"{seed_dir}: {' and '.join(missing)} missing and no last.ckpt to rebuild from; "
+                            f"start a new run (e.g. `core run --config {seed_dir / 'config.yaml'}`)")
+        log.warning("%s: %s missing; rebuilding it from last.ckpt", seed_dir, " and ".join(missing))
+        return None
+    if "lfr" in done.get("results", {}):  # written before results took the neutral key
+        done["results"][PRETRAINED] = done["results"].pop("lfr")
+    return done
+
+
+def _readable_safetensors(path: Path) -> bool:
+    """The file's header parses and covers the whole file (a truncated copy fails)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            f.keys()
+        return True
+    except Exception:  # SafetensorError, OSError
+        return False
+
+
 def L_seed(seed: int) -> None:
     import lightning as L
 
@@ -317,26 +440,48 @@ def _plugin_versions(pm: PluginManager) -> dict:
 
 def dataset_info(data: LoadedDataset) -> dict:
     """What a run or bench records about its data: name, source, task, input spec, skipped count, split sizes."""
+    from core.label_checks import check_labels
+
     return {"name": data.name, "source": data.source, "task": data.task.to_dict(),
             "input_spec": data.input_spec.to_dict(), "skipped": len(data.skipped),
-            "sizes": {s: len(d) for s, d in data.splits.items()}}
+            "sizes": {s: len(d) for s, d in data.splits.items()}, "warnings": check_labels(data, data.name)}
 
 
 # -- a whole run ---------------------------------------------------------------------------------
-def execute(pm: PluginManager, cfg: RunConfig, run_dir: Path, resume: bool = False) -> Optional[dict]:
-    """All seeds of a run, then the aggregated ``metrics.json`` and ``report.md`` (rank 0)."""
-    from core.metrics import summarize
+def execute(pm: PluginManager, cfg: RunConfig, run_dir: Path, resume: bool = False,
+            owner: bool = True) -> Optional[dict]:
+    """All seeds of a run, then the aggregated ``metrics.json`` and ``report.md`` (rank 0).
+
+    ``owner``: this process started the run (not a DDP rank re-launched into its folder). When
+    the run fails, the owner removes the folder it created if training wrote nothing, else marks
+    it ``FAILED`` (:mod:`core.run_status`); a finished ``--resume`` clears the mark."""
+    from core import run_status
 
     run_dir = Path(run_dir)
-    if not resume or not (run_dir / "config.yaml").exists():
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    per_seed = []
-    for i in range(int(cfg.seeds)):
-        seed = int(cfg.seed) + i
-        seed_dir = run_dir if i == 0 else run_dir / f"seed-{seed}"
-        per_seed.append(run_seed(pm, cfg, seed, seed_dir, resume))
-    if not per_seed or not per_seed[0]:
-        return None  # not rank 0
+    before = run_status.training_outputs(run_dir)
+    try:
+        if not resume or not (run_dir / "config.yaml").exists():
+            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        per_seed = []
+        for i in range(int(cfg.seeds)):
+            seed = int(cfg.seed) + i
+            seed_dir = run_dir if i == 0 else run_dir / f"seed-{seed}"
+            per_seed.append(run_seed(pm, cfg, seed, seed_dir, resume))
+        if not per_seed or not per_seed[0]:
+            return None  # not rank 0
+        metrics = _aggregate(cfg, run_dir, per_seed)
+    except BaseException as e:
+        if owner:
+            run_status.settle_failure(run_dir, e, created=not resume, before=before)
+        raise
+    run_status.clear_failed(run_dir)
+    return metrics
+
+
+def _aggregate(cfg: RunConfig, run_dir: Path, per_seed: list) -> dict:
+    """``metrics.json`` and ``report.md`` of a finished run from its seeds' results."""
+    from core.metrics import summarize
+
     results = {MODEL_LABELS[m]: summarize([s["results"][m] for s in per_seed]) for m in MODELS}
     primary = per_seed[0]["primary_metric"]
     metrics = {"summary": {m: {k: {"mean": v[0], "std": v[1]} for k, v in r.items()} for m, r in results.items()},
@@ -362,12 +507,19 @@ def write_run_report(run_dir: Path, cfg: RunConfig, results: dict, per_seed: lis
     data_info = first["dataset"]
     embedding = np.load(seed_dir / "test_embedding.npy")
     labels = np.load(seed_dir / "test_labels.npy", allow_pickle=False)
-    notes = ["Probes choose their regularisation on the val split only; test is touched once.",
+    notes = ["Probes never choose their hyper-parameters on test: by k-fold CV over train+val with few labels, "
+             "else on the val split (each table's protocol lines say which); test is scored once.",
              f"Floors: the same encoder architecture at its random initialisation (seed {first['seed']}), "
              f"and the raw input features, probed identically."]
     if data_info.get("skipped"):
         notes.append(f"{data_info['skipped']} bad records were skipped; see skipped.csv.")
+    protocols = {}  # {evaluator: {model row: protocol text}} of the first seed
+    for model, row in first["results"].items():
+        for key, value in row.items():
+            if key.endswith("/protocol") and isinstance(value, str):
+                protocols.setdefault(key.rsplit("/", 1)[0], {})[MODEL_LABELS.get(model, model)] = value
     return write_report(run_dir, title=f"{cfg.recipe}: {cfg.objective} on {cfg.dataset}", config=cfg.to_dict(),
                         results=results, primary_metric=first["primary_metric"], history=first["history"],
                         embedding=embedding, labels=labels,
-                        class_names=data_info["task"].get("class_names", []), dataset_info=data_info, notes=notes)
+                        class_names=data_info["task"].get("class_names", []), dataset_info=data_info, notes=notes,
+                        warnings=data_info.get("warnings", ()), protocols=protocols)

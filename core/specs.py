@@ -226,16 +226,22 @@ class EvaluatorSpec:
     """A named frozen-embedding evaluator.
 
     ``evaluate(train, val, test, task, seed) -> dict[str, float]`` where each split is a
-    pair ``(X: ndarray (N, D), y: ndarray)``; hyper-parameters are chosen on ``val`` only.
+    pair ``(X: ndarray (N, D), y: ndarray)`` (``val`` may be empty); hyper-parameters are
+    never chosen on ``test`` (on ``val``, or by CV over train+val with few labels). It may
+    return a :class:`core.metrics.Scores` whose ``protocol`` says how they were chosen (shown
+    in the report). A run skips an evaluator whose ``tasks`` lack the task kind or whose
+    ``modalities`` (empty: any) lack the input's modality.
     """
 
     name: str
     evaluate: Callable[..., dict]
     tasks: tuple[str, ...] = ("multiclass", "multilabel", "binary", "regression")
     description: str = ""
+    modalities: tuple[str, ...] = ()
 
     def __post_init__(self):
         _check_name(self.name)
+        object.__setattr__(self, "modalities", tuple(self.modalities))
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,8 @@ class Recipe:
 
     ``params`` overrides :class:`core.config.RunConfig` fields (epochs, batch_size, dim, ...).
     ``data_dataset`` is the dataset used when the user passes ``--data PATH``.
+    ``evaluators``: a run skips those that do not fit its task or input modality (the default
+    ``core/svm`` probes sequence inputs only).
     """
 
     name: str
@@ -251,7 +259,7 @@ class Recipe:
     encoder: str
     projector: str
     objective: str = "core/lfr"
-    evaluators: tuple[str, ...] = ("core/linear", "core/knn")
+    evaluators: tuple[str, ...] = ("core/linear", "core/knn", "core/svm")
     data_dataset: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""

@@ -192,6 +192,9 @@ def fill_missing(given: Sequence[Optional[str]], val_fraction: float, test_fract
         if what in have or share <= 0:
             continue
         pool = np.flatnonzero(label == "train")
+        if len(pool) < 2:  # nothing to carve from (scikit-learn would fail with a multi-line error)
+            raise UserError(f"{source}: {len(pool)} train item(s), too few to carve a {what} split from; add "
+                            f"records or give every record a split (train/val/test)")
         _, carved = carve_from(pool, what, share)
         label[pool[np.asarray(carved, dtype=np.int64)]] = what
     return {s: np.flatnonzero(label == s) for s in SPLITS}

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from core.config import RunConfig
+from core.errors import UserError
 
 
 def collate_fn_of(dataset):
@@ -153,9 +154,14 @@ class PretextModule(L.LightningModule):
 
     def _save_atomically(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp")
-        self.trainer.save_checkpoint(tmp, weights_only=False)
-        if self.trainer.is_global_zero:
-            os.replace(tmp, path)
+        try:
+            self.trainer.save_checkpoint(tmp, weights_only=False)
+            if self.trainer.is_global_zero:
+                os.replace(tmp, path)
+        except OSError as e:
+            from core.io import cannot_write
+
+            raise cannot_write(path, e) from None
         self.trainer.strategy.barrier()
 
     def on_fit_end(self):
@@ -206,5 +212,26 @@ def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = Fal
         log_every_n_steps=1,
     )
     ckpt = str(module.checkpoint_path) if resume and module.checkpoint_path.exists() else None
+    if ckpt:
+        check_checkpoint(module.checkpoint_path)
     trainer.fit(module, ckpt_path=ckpt)
     return module
+
+
+def check_checkpoint(path: Path) -> None:
+    """``path`` is a whole checkpoint (torch's zip container, every member's CRC intact); a
+    truncated or garbled one is a one-line user error saying how to go on."""
+    import zipfile
+
+    fix = ("it is damaged (e.g. the disk filled up or a copy was cut short); delete it to train this "
+           "run again from the start with --resume, or restore it from a backup")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            names = archive.namelist()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror or e}); check permissions") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError) as e:
+        raise UserError(f"{path}: not a readable checkpoint ({e}); {fix}") from None
+    if bad is not None or not any(n.endswith("data.pkl") for n in names):
+        raise UserError(f"{path}: not a readable checkpoint (member {bad or 'data.pkl'} is damaged or missing); {fix}")

@@ -9,8 +9,8 @@ from sklearn.metrics import (accuracy_score, average_precision_score, balanced_a
                              f1_score, mean_squared_error, r2_score, roc_auc_score)
 from sklearn.preprocessing import StandardScaler
 
-from core import metrics, probes
-from core.specs import Task
+from core import metrics, probes, svm
+from core.specs import Recipe, Task
 
 
 def _blobs(rng, n_per_split=(200, 100, 150), n_classes=3, d=16, sep=2.0):
@@ -99,14 +99,16 @@ def test_knn_caps_k_by_train_size():
     assert out["probe_k"] in (1.0, 5.0)
 
 
-def test_probes_without_validation_use_defaults():
+def test_probes_without_validation_choose_by_cv():
     train, _, test = _blobs(np.random.default_rng(7))
     empty = (np.zeros((0, 16)), np.zeros(0, dtype=np.int64))
-    assert probes.linear_probe(train, empty, test, Task("multiclass"))["probe_C"] == 1.0
-    assert probes.knn_probe(train, empty, test, Task("multiclass"))["probe_k"] == 10.0
+    for probe in (probes.linear_probe, probes.knn_probe):
+        out = probe(train, empty, test, Task("multiclass"))
+        assert out.protocol.startswith("5-fold CV over 200 train+val samples") and out["accuracy"] > 0.9
 
 
-# ----------------------------------------------------------------------------- val-only selection
+# ----------------------------------------------------------------------------- val-only selection (many labels)
+# few_labels=0 forces the many-label protocol on these small synthetic splits.
 
 
 def _disagreeing_splits():
@@ -131,9 +133,10 @@ def test_linear_probe_chooses_C_on_val_not_test():
                for C in probes.C_GRID]
     assert len(set(val_acc)) > 1  # the grid matters on this data
     expected = probes.C_GRID[int(np.argmax(val_acc))]
-    out = probes.linear_probe(train, val, test, task, seed=0)
+    out = probes.linear_probe(train, val, test, task, seed=0, few_labels=0)
     assert out["probe_C"] == pytest.approx(expected)
     assert out["accuracy"] == pytest.approx(1 - max(val_acc))  # the val-best is the test-worst
+    assert out.protocol.startswith("chosen on val (200), fit on train (80)")
 
 
 @pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
@@ -147,7 +150,7 @@ def test_test_labels_never_reach_selection(probe, monkeypatch):
         return real(task, y, scores)
 
     monkeypatch.setattr(metrics, "selection_score", spy)
-    probe(train, val, test, Task("binary", primary_metric="accuracy"), seed=0)
+    probe(train, val, test, Task("binary", primary_metric="accuracy"), seed=0, few_labels=0)
     assert seen and all(np.array_equal(y, val[1]) for y in seen)
     assert not any(np.array_equal(y, test[1]) for y in seen)
 
@@ -158,7 +161,7 @@ def test_knn_chooses_k_on_val():
     grid = [k for k in probes.K_GRID if k <= len(train[0])]
     sims, idx = probes.neighbours(train[0], val[0], max(grid))
     val_acc = [accuracy_score(val[1], probes.knn_scores(task, train[1], sims, idx, k, 2) >= 0.5) for k in grid]
-    out = probes.knn_probe(train, val, test, task, seed=0)
+    out = probes.knn_probe(train, val, test, task, seed=0, few_labels=0)
     assert out["probe_k"] == grid[int(np.argmax(val_acc))]
 
 
@@ -251,9 +254,11 @@ def test_multitask_regression_masks_nan_targets():
 
 def test_builtin_evaluators():
     specs = {s.name: s for s in probes.builtin_evaluators()}
-    assert set(specs) == {"core/linear", "core/knn"}
+    assert set(specs) == {"core/linear", "core/knn", "core/svm"}
     assert specs["core/linear"].evaluate is probes.linear_probe
     assert specs["core/knn"].evaluate is probes.knn_probe
+    assert specs["core/svm"].tasks == ("multiclass", "binary") and specs["core/svm"].modalities == ("sequence",)
+    assert "core/svm" in Recipe("x/y", "x/d", "x/e", "x/p").evaluators  # a default, skipped off sequences
 
 
 def test_summarize_mean_and_std():
@@ -262,6 +267,162 @@ def test_summarize_mean_and_std():
     assert out["acc"][1] == pytest.approx(np.std([0.8, 0.9, 1.0], ddof=1))
     assert "note" not in out
     assert metrics.summarize([{"acc": 0.7}]) == {"acc": (0.7, 0.0)}
+    assert metrics.summarize([{"C": math.inf}, {"C": math.inf}]) == {"C": (math.inf, 0.0)}
     nan = metrics.summarize([{"a": float("nan")}, {"a": float("nan")}])["a"]
     assert math.isnan(nan[0])
     assert metrics.summarize([{"a": 1.0}, {"a": float("nan")}, {"a": 3.0}])["a"] == (2.0, pytest.approx(math.sqrt(2)))
+
+
+# ----------------------------------------------------------------------------- few labels: k-fold CV
+
+
+def _few(rng, n_fit=40, n_test=60, d=10, shift=0.6):
+    """A weak binary signal: the grid matters, and CV has something to choose."""
+    w = rng.normal(size=d)
+
+    def make(n):
+        x = rng.normal(size=(n, d))
+        return x, ((x @ w) * shift + rng.normal(size=n) > 0).astype(np.int64)
+
+    return make(n_fit), make(n_test)
+
+
+def test_cv_folds_stratified_k_from_smallest_class():
+    task = Task("multiclass")
+    y = np.array([0] * 10 + [1] * 3 + [2] * 7)
+    folds = metrics.cv_folds(task, y, seed=0)
+    assert len(folds) == 3  # min(5, smallest class 3)
+    held = np.concatenate([h for _, h in folds])
+    assert sorted(held) == list(range(20))  # every row held out once
+    assert all(set(y[h]) == {0, 1, 2} for _, h in folds)  # stratified
+    assert [list(h) for _, h in folds] == [list(h) for _, h in metrics.cv_folds(task, y, seed=0)]  # seeded
+    assert len(metrics.cv_folds(task, np.array([0] * 9 + [1]), seed=0)) == 2  # at least 2
+    assert len(metrics.cv_folds(Task("regression"), np.arange(30.0), seed=0)) == 5
+
+
+def test_cv_chooses_on_folds_and_refits_on_all():
+    rng = np.random.default_rng(11)
+    (x, y), test = _few(rng)
+    fit, val = (x[:30], y[:30]), (x[30:], y[30:])  # train + val: both take part in CV
+    task = Task("binary", primary_metric="accuracy")
+    folds = metrics.cv_folds(task, y, seed=0)
+    keys = []  # mean fold accuracy (the primary), ties broken by mean AUROC, then balanced accuracy
+    for C in probes.C_GRID:
+        scores = []
+        for a, b in folds:
+            sc = StandardScaler().fit(x[a])
+            model = LogisticRegression(C=C, max_iter=5000, random_state=0).fit(sc.transform(x[a]), y[a])
+            p = model.predict_proba(sc.transform(x[b]))[:, 1]
+            scores.append((accuracy_score(y[b], p >= 0.5), roc_auc_score(y[b], p),
+                           balanced_accuracy_score(y[b], p >= 0.5)))
+        keys.append(tuple(np.mean(scores, axis=0)))
+    out = probes.linear_probe(fit, val, test, task, seed=0)
+    best = max(range(len(keys)), key=lambda i: (keys[i], -i))
+    assert out["probe_C"] == pytest.approx(probes.C_GRID[best])
+    assert len({round(k[0], 6) for k in keys}) > 1  # the grid matters on this data
+    sc = StandardScaler().fit(x)  # refit on all 40 labelled non-test samples
+    refit = LogisticRegression(C=out["probe_C"], max_iter=5000, random_state=0).fit(sc.transform(x), y)
+    assert out["accuracy"] == pytest.approx(accuracy_score(test[1], refit.predict(sc.transform(test[0]))))
+    assert out.protocol == (f"{len(folds)}-fold CV over 40 train+val samples, refit on all; "
+                            f"C in {{0.001, 0.01, 0.1, 1, 10, 100, 1000}}: C={out['probe_C']:g}")
+
+
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe, svm.svm_probe])
+def test_cv_choice_ignores_test_labels(probe, monkeypatch):
+    rng = np.random.default_rng(12)
+    (x, y), (xt, yt) = _few(rng, n_fit=80)
+    task = Task("binary")
+    train, val = (x[:64], y[:64]), (x[64:], y[64:])
+    setting = "probe_k" if probe is probes.knn_probe else "probe_C"
+    first = probe(train, val, (xt, yt), task, seed=0)
+    flipped = probe(train, val, (xt, 1 - yt), task, seed=0)
+    shuffled = probe(train, val, (xt, rng.permutation(yt)), task, seed=0)
+    assert first[setting] == flipped[setting] == shuffled[setting]
+    assert first.protocol == flipped.protocol == shuffled.protocol
+
+
+@pytest.mark.parametrize("probe", [probes.linear_probe, probes.knn_probe])
+def test_cv_never_scores_on_test(probe, monkeypatch):
+    rng = np.random.default_rng(13)
+    (x, y), test = _few(rng)
+    seen = []
+    real = metrics.selection_score
+
+    def spy(task, yy, scores):
+        seen.append(len(yy))
+        return real(task, yy, scores)
+
+    monkeypatch.setattr(metrics, "selection_score", spy)
+    empty = (np.zeros((0, x.shape[1])), np.zeros(0, np.int64))
+    probe((x, y), empty, test, Task("binary"), seed=0)
+    assert seen and set(seen) == {8}  # 5 folds of the 40 labelled non-test samples, never the 60 test
+
+
+def test_many_labels_keep_val_selection():
+    rng = np.random.default_rng(14)
+    (x, y), test = _few(rng, n_fit=1100)
+    train, val = (x[:900], y[:900]), (x[900:], y[900:])
+    out = probes.linear_probe(train, val, test, Task("binary"), seed=0)
+    assert out.protocol.startswith("chosen on val (200), fit on train (900)")
+    assert probes.uses_cv(900, 0) and probes.uses_cv(500, 100) and not probes.uses_cv(900, 100)
+
+
+def test_single_class_prediction_is_flagged():
+    rng = np.random.default_rng(15)
+    x, xt = rng.normal(size=(60, 5)), rng.normal(size=(50, 5))
+    y = np.array([0] * 54 + [1] * 6)  # noise features, 9:1 labels: the probe learns the majority
+    empty = (np.zeros((0, 5)), np.zeros(0, np.int64))
+    out = probes.linear_probe((x, y), empty, (xt, rng.integers(0, 2, 50)), Task("binary", primary_metric="accuracy"))
+    assert out["probe_single_class"] == 1.0
+    train, val, test = _blobs(np.random.default_rng(0))
+    assert probes.linear_probe(train, val, test, Task("multiclass"))["probe_single_class"] == 0.0
+    task = Task("multiclass")
+    assert metrics.single_class_prediction(task, [0, 1, 2], [1, 1, 1]) == 1.0
+    assert metrics.single_class_prediction(task, [0, 0, 0], [0, 0, 0]) == 0.0  # trained on one class
+    assert metrics.single_class_prediction(task, [0, 1], [0, 1, 1]) == 0.0
+    assert metrics.single_class_prediction(task, [0, 1], [1, 1], y_test=[1, 1]) == 0.0  # test of one class: no say
+    assert metrics.single_class_prediction(task, [0, 1], [1, 1], y_test=[0, 1]) == 1.0
+
+
+# ----------------------------------------------------------------------------- SVM (UCR protocol)
+
+
+def test_svm_infinite_C_rule():
+    assert svm.uses_infinite_C(np.array([0, 1] * 24))  # 48 < 50
+    assert not svm.uses_infinite_C(np.array([0, 1] * 25))  # 50, 25 per class
+    assert svm.uses_infinite_C(np.array(list(range(13)) * 4 + [0] * 8))  # 60 // 13 = 4 < 5 per class
+    assert svm.C_GRID[-1] == math.inf and svm.C_GRID[0] == 1e-4 and len(svm.C_GRID) == 10
+    train, val, test = _blobs(np.random.default_rng(16), n_per_split=(20, 3, 50), n_classes=2)
+    out = svm.svm_probe(train, val, test, Task("binary"), seed=0)
+    assert out["probe_C"] == math.inf and out.protocol.startswith("C=inf without search (23 train+val samples")
+    assert out["accuracy"] > 0.9 and out["auroc"] > 0.95
+
+
+def test_svm_grid_search_matches_sklearn():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(17)
+    (x, y), (xt, yt) = _few(rng, n_fit=120)
+    empty = (np.zeros((0, x.shape[1])), np.zeros(0, np.int64))
+    out = svm.svm_probe((x, y), empty, (xt, yt), Task("binary"), seed=0)
+    ref = GridSearchCV(SVC(kernel="rbf", gamma="scale"), {"C": list(svm.C_GRID)}, cv=5).fit(x, y)
+    assert out["probe_C"] == ref.best_params_["C"]
+    assert out["accuracy"] == pytest.approx(accuracy_score(yt, ref.predict(xt)))
+    assert out["auroc"] == pytest.approx(roc_auc_score(yt, ref.decision_function(xt)))
+    assert out.protocol.startswith("5-fold stratified CV (accuracy) over 120 train+val samples")
+
+
+def test_svm_multiclass_auroc_from_decision():
+    train, val, test = _blobs(np.random.default_rng(18), n_per_split=(60, 0, 90), n_classes=3)
+    out = svm.svm_probe(train, val, test, Task("multiclass"), seed=0)
+    assert out["accuracy"] > 0.9 and out["auroc"] > 0.95 and out["probe_single_class"] == 0.0
+
+
+def test_undefined_metrics_say_why():
+    assert metrics.undefined_metrics(Task("binary", ("a", "b")), [1, 1, 1]) == {
+        "auroc": "the test split holds one class (b)", "auprc": "the test split holds one class (b)"}
+    assert metrics.undefined_metrics(Task("multiclass", ("a", "b", "c")), [0, 1, 0]) == {
+        "auroc": "classes missing from the test split (c)"}
+    assert metrics.undefined_metrics(Task("multiclass", ("a", "b", "c")), [0, 1, 2]) == {}
+    assert set(metrics.undefined_metrics(Task("regression"), [2.0, 2.0])) == {"r2", "spearman"}

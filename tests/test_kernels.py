@@ -143,7 +143,7 @@ def test_cli_loss_impl_flag_sets_the_objective_parameter(monkeypatch):
     class Stop(Exception):
         pass
 
-    def fake_resolve(pm, plugin, recipe, file_values, cli_values):
+    def fake_resolve(pm, plugin, recipe, file_values, cli_values, **kwargs):
         captured.update(cli_values)
         raise Stop
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core import io as cio
+from core.errors import UserError
 from core import plots, report, tables
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,7 +41,7 @@ def test_atomic_write_replaces_and_cleans_up(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(cio.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="disk full"):  # an OS failure is a one-line user error naming the file
         cio.atomic_write_bytes(target, b"three")
     assert target.read_text() == "two"
     assert _no_tmp_files(target.parent)
@@ -124,7 +125,9 @@ def test_metric_table_lower_is_better_and_missing():
     table = tables.metric_table(results, "rmse")
     assert table.splitlines()[0] == "| model | rmse | r2 |"
     assert "| LFR | **0.300** | **0.800** |" in table
-    assert "| random-init encoder | — | — |" in table
+    assert "| random-init encoder | — | n/a |" in table  # absent, then present but not computable
+    assert "n/a: the metric cannot be computed" in table
+    assert "n/a: the primary metric r2 cannot be computed" in tables.metric_table(results, "r2")
 
 
 def test_console_table_is_aligned():
@@ -200,3 +203,37 @@ def test_public_table_helpers():
     assert tables.md_escape("a|b") == "a\\|b"
     assert tables.kv_table({"k|1": {"x": 1}}) == ["| key | value |", "|---|---|", '| k\\|1 | `{"x": 1}` |', ""]
     assert tables.lower_is_better("ridge/rmse") and not tables.lower_is_better("linear/accuracy")
+
+
+def test_single_class_probe_is_marked_not_shown_as_a_score(tmp_path):
+    flat = {"pretrained encoder": {"linear/accuracy": 0.9, "linear/probe_C": 1.0, "linear/probe_single_class": 0.0},
+            "raw features": {"linear/accuracy": 0.497, "linear/probe_C": 0.001, "linear/probe_single_class": 1.0,
+                             "linear/protocol": "5-fold CV over 23 train+val samples"}}
+    md = tables.metric_table(tables.group_by_evaluator(flat)["linear"], "accuracy")
+    assert "| raw features | 0.497† | 0.001 |" in md and "probe_single_class" not in md
+    assert tables.SINGLE_CLASS_NOTE in md and "protocol" not in md
+    console = tables.format_console_table(flat, "accuracy")
+    assert "0.497†" in console and "predicts a single class" in console
+    assert "predicts a single class" not in tables.format_console_table(
+        {"a": {"linear/accuracy": 0.9, "linear/probe_single_class": 0.0}}, "accuracy")
+
+
+def test_report_lists_warnings_and_protocols(tmp_path):
+    flat = {"pretrained encoder": {"linear/auroc": float("nan"), "linear/accuracy": 0.8},
+            "raw features": {"linear/auroc": float("nan"), "linear/accuracy": 0.7}}
+    text = report.write_report(
+        tmp_path, title="t", config={}, results=flat, primary_metric="auroc",
+        dataset_info={"sizes": {"train": 10}, "warnings": ["classes missing from the test split: 'b'"]},
+        warnings=["the primary metric auroc cannot be computed on test: the test split holds one class (a)"],
+        protocols={"linear": {"raw features": "5-fold CV over 23 train+val samples, refit on all; C=1"}}).read_text()
+    assert text.index("## Warnings") < text.index("## Results")
+    assert "- **warning:** the primary metric auroc cannot be computed" in text
+    assert "| pretrained encoder | n/a | **0.800** |" in text
+    assert "n/a: the primary metric auroc cannot be computed on this test split" in text
+    assert "- raw features: 5-fold CV over 23 train+val samples, refit on all; C=1" in text
+    assert "| warnings |" not in text  # listed once, under the title
+
+
+def test_infinite_setting_is_shown():
+    assert tables.fmt_cell(float("inf"), setting=True) == "inf"
+    assert tables.fmt_cell((float("inf"), 0.0), setting=True) == "inf"

@@ -54,9 +54,9 @@ def build(corpus: Corpus, opts: Options, problems: Problems, seed: int, name: st
         why = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
         raise UserError(f"{corpus.source}: no usable records{why}")
     fs = preprocess.resample(records, opts.fs, opts.source_fs)
-    index = assign_splits(records, y, task.kind, opts, seed, corpus.source)
-    length = preprocess.common_length(records, opts.length)
-    mean, std = preprocess.fit_standardiser([records[i].signal[:, :length] for i in index["train"]])
+    index = assign_splits(records, y, task.kind, opts, seed, corpus.source, carve_small_val=name == "ecg/ecg5000")
+    length = preprocess.common_length(records, opts.length, corpus.source)
+    mean, std = preprocess.fit_standardiser([records[i].signal[:, :length] for i in index["train"]], corpus.source)
     full = ArrayDataset(preprocess.to_array(records, length, mean, std), y, [r.id for r in records])
     splits = {s: full.subset(index[s]) for s in SPLITS}
     splits["pretrain"] = concat([splits["train"], splits["val"]], labelled=False)

@@ -20,7 +20,8 @@ class Options:
     source_fs: the rate of inputs that do not carry one (UCR, .npy/.npz without ``fs``).
     leads: lead names or 0-based indices to keep (``"I,II,V1"`` or ``"0,1"``); default all.
     length: samples per record after resampling, by cropping the end / zero-padding;
-        default the most common length.
+        default the most common length, refused above ``preprocess.MAX_DEFAULT_LENGTH`` (100,000)
+        samples so that a corpus of long recordings is cropped or downsampled on purpose.
     sampling: PTB-XL only, 100 or 500 Hz files (``filename_lr`` / ``filename_hr``).
     labels: a labels CSV (columns ``record,label[,split]``) for WFDB records; default
         ``labels.csv`` next to them.

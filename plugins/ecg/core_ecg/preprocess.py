@@ -91,19 +91,36 @@ def resample(records: list, fs: Optional[float], source_fs: Optional[float]) -> 
     return float(fs)
 
 
-def common_length(records: list, length: Optional[int]) -> int:
-    """``length`` or the most common record length (the longest among ties)."""
+# the default input length (the most common record length) is refused above this many samples:
+# a 24-h Holter record would make every encoder step cost millions of samples per lead
+MAX_DEFAULT_LENGTH = 100_000
+
+
+def common_length(records: list, length: Optional[int], source: str = "") -> int:
+    """``length`` or the most common record length (the longest among ties), at most
+    :data:`MAX_DEFAULT_LENGTH` samples unless ``length`` asks for more."""
     if length:
         return int(length)
     counts = Counter(r.signal.shape[-1] for r in records)
-    return max(counts, key=lambda n: (counts[n], n))
+    common = max(counts, key=lambda n: (counts[n], n))
+    if common > MAX_DEFAULT_LENGTH:
+        raise UserError(f"{source or records[0].id}: records are {common} samples long, above the default limit of "
+                        f"{MAX_DEFAULT_LENGTH}; pass --option length=N to crop them to N samples "
+                        f"(or --option fs=HZ to downsample)")
+    return common
 
 
-def fit_standardiser(signals: Sequence[np.ndarray]) -> tuple:
-    """Per-lead mean and std over all samples and time steps of ``signals`` (C, L_i)."""
+def fit_standardiser(signals: Sequence[np.ndarray], source: str = "the corpus") -> tuple:
+    """Per-lead mean and std over all samples and time steps of ``signals`` (C, L_i); values so
+    large that the variance overflows (a damaged file, wrong units) are a UserError."""
     total = sum(s.shape[-1] for s in signals)
-    mean = sum(s.sum(axis=-1) for s in signals) / total
-    var = sum(((s - mean[:, None]) ** 2).sum(axis=-1) for s in signals) / total
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = sum(s.sum(axis=-1) for s in signals) / total
+        var = sum(((s - mean[:, None]) ** 2).sum(axis=-1) for s in signals) / total
+    if not (np.isfinite(mean).all() and np.isfinite(var).all()):
+        peak = max(float(np.abs(s).max()) for s in signals)
+        raise UserError(f"{source}: signal values up to {peak:.3g} are too large to standardise; "
+                        f"check the records' units or scaling")
     std = np.sqrt(var)
     std[std < 1e-8] = 1.0
     return mean, std

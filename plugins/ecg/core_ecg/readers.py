@@ -13,6 +13,7 @@ Formats, detected in this order:
 from __future__ import annotations
 
 import ast
+import math
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -22,7 +23,7 @@ import numpy as np
 from core.errors import UserError
 from core_ecg import ucr
 from core_ecg.options import Options
-from core_ecg.records import Corpus, Problems, Record, check_finite, parse_split
+from core_ecg.records import Corpus, Problems, Record, check_finite, not_read, parse_split
 
 PTBXL_CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 _FORMATS_HINT = ("pass --data a WFDB record or folder (with labels.csv), a PTB-XL folder, "
@@ -53,7 +54,13 @@ def _detect_and_read(path: Path, options: Options, problems: Problems) -> Corpus
     return _read_file(path, options, problems)
 
 
+# files a PhysioNet download holds beside the records; not listed as skipped
+_METADATA = {"records", "annotators", "sha256sums.txt", "license.txt", "readme", "readme.md", "readme.txt"}
+
+
 def _read_folder(folder: Path, options: Options, problems: Problems) -> Corpus:
+    """One corpus per folder (module docstring); files the format does not use are listed as
+    skipped (PTB-XL's own layout is taken as is; hidden files are ignored)."""
     if (folder / "ptbxl_database.csv").is_file():
         return read_ptbxl(folder, options, problems)
     prefixes = ucr.prefixes_in(folder)
@@ -61,18 +68,52 @@ def _read_folder(folder: Path, options: Options, problems: Problems) -> Corpus:
         names = ", ".join(p.name for p in prefixes)
         raise UserError(f"{folder}: holds several UCR datasets ({names}); pass --data {prefixes[0]}")
     if prefixes:
-        return ucr.read_ucr(ucr.split_files(prefixes[0]), problems, str(prefixes[0]))
+        files = ucr.split_files(prefixes[0])
+        _list_unused(folder, set(files.values()), problems, f"not part of the UCR dataset {prefixes[0].name}; not read")
+        return ucr.read_ucr(files, problems, str(prefixes[0]))
     npz = sorted(folder.glob("*.npz"))
     if len(npz) > 1:
         raise UserError(f"{folder}: holds several .npz files; pass --data {npz[0]}")
     if npz:
+        _list_unused(folder, {npz[0]}, problems, f"not read ({npz[0].name} is the corpus)")
         return read_npz(npz[0], problems)
     if (folder / "x.npy").is_file():
+        used = {folder / f"{name}.npy" for name in ("x", "y", "split")}
+        _list_unused(folder, used, problems, "not read (x.npy, y.npy and split.npy are the corpus)")
         return read_npy(folder / "x.npy", problems)
     headers = sorted(folder.rglob("*.hea"))
     if headers:
-        return read_wfdb(headers, folder, options, problems, str(folder))
+        corpus = read_wfdb(headers, folder, options, problems, str(folder))
+        records = {h.with_suffix("") for h in headers}
+        labels = Path(options.labels).expanduser() if options.labels else folder / "labels.csv"
+        signals = {f for h in headers for f in _signal_files(h)}
+        unused = [f for f in sorted(folder.rglob("*")) if f.is_file() and f.with_suffix("") not in records
+                  and f not in signals and f != labels and not _hidden_or_metadata(f, folder)]
+        for f in unused:
+            not_read(problems, f, f"not part of any WFDB record (no {f.with_suffix('.hea').name} header); not read")
+        return corpus
     raise UserError(f"{folder}: no ECG records found; {_FORMATS_HINT}")
+
+
+def _signal_files(header: Path) -> list:
+    """The signal files a WFDB header names (first word of each signal line); [] if unreadable."""
+    try:
+        lines = [l for l in header.read_text(errors="replace").splitlines() if l.strip() and not l.startswith("#")]
+    except OSError:
+        return []
+    return [header.parent / l.split()[0] for l in lines[1:]]
+
+
+def _hidden_or_metadata(file: Path, folder: Path) -> bool:
+    parts = file.relative_to(folder).parts
+    return any(p.startswith(".") for p in parts) or file.name.lower() in _METADATA
+
+
+def _list_unused(folder: Path, used: set, problems: Problems, reason: str) -> None:
+    """List the top-level files of ``folder`` outside ``used`` as skipped (sub-folders are not read)."""
+    for f in sorted(folder.iterdir()):
+        if f not in used and not _hidden_or_metadata(f, folder):
+            not_read(problems, f, reason if f.is_file() else "a sub-folder is not read for this format")
 
 
 def _read_file(path: Path, options: Options, problems: Problems) -> Corpus:
@@ -112,24 +153,39 @@ def read_record(base: Path, record: str, problems: Problems) -> Optional[tuple]:
         if signal is None:
             raise ValueError("the record has no physical signal")
     except Exception as e:  # wfdb raises HeaderSyntaxError, ValueError, OSError, ...
-        msg = str(e).splitlines()[0] if str(e) else ""
-        problems.bad(record, f"cannot read WFDB record ({type(e).__name__}: {msg})",
+        problems.bad(record, f"cannot read WFDB record ({type(e).__name__}: {one_line(e)})",
                      "check its .hea header and signal file")
         return None
     signal = np.asarray(signal, dtype=np.float64).T
     if not check_finite(signal, record, problems):
         return None
-    names = tuple(rec.sig_name or (f"ch{i}" for i in range(signal.shape[0])))
-    return signal, float(rec.fs), names
+    fs = float(rec.fs) if rec.fs is not None else math.nan
+    if not (math.isfinite(fs) and fs > 0):
+        problems.bad(record, f"its header gives sampling frequency {rec.fs!r}", "write a positive rate in its .hea")
+        return None
+    given = list(rec.sig_name or [])
+    names = tuple(str(given[i]) if i < len(given) and given[i] else f"ch{i}" for i in range(signal.shape[0]))
+    return signal, fs, names
 
 
-def _read_labels(file: Path) -> dict:
+def read_csv(file: Path, fix: str, **kwargs):
+    """``pandas.read_csv`` of a UTF-8 CSV; any failure (encoding, ragged rows, empty) is one line naming it."""
     import pandas as pd
 
     try:
-        table = pd.read_csv(file, dtype=str, keep_default_na=False)
-    except Exception as e:
-        raise UserError(f"{file}: cannot read labels CSV ({e}); write columns record,label[,split]") from None
+        return pd.read_csv(file, encoding="utf-8", **kwargs)
+    except Exception as e:  # ParserError, EmptyDataError, UnicodeDecodeError, OSError, ...
+        raise UserError(f"{file}: cannot read as CSV ({type(e).__name__}: {one_line(e)}); {fix}") from None
+
+
+def one_line(e: Exception, n: int = 200) -> str:
+    """An exception's text on one line, at most ``n`` characters."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _read_labels(file: Path) -> dict:
+    table = read_csv(file, "write UTF-8 columns record,label[,split]", dtype=str, keep_default_na=False)
     table.columns = [str(c).strip().lower() for c in table.columns]
     if not {"record", "label"} <= set(table.columns):
         raise UserError(f"{file}: needs columns record,label (optional split), has {', '.join(table.columns)}")
@@ -195,7 +251,7 @@ def _superclasses(folder: Path) -> dict:
     file = folder / "scp_statements.csv"
     if not file.is_file():
         raise UserError(f"{file}: missing; PTB-XL needs scp_statements.csv next to ptbxl_database.csv")
-    table = pd.read_csv(file, index_col=0)
+    table = read_csv(file, "use the scp_statements.csv of the PTB-XL release", index_col=0)
     if not {"diagnostic", "diagnostic_class"} <= set(table.columns):
         raise UserError(f"{file}: needs columns diagnostic and diagnostic_class (the PTB-XL release file)")
     table = table[pd.to_numeric(table["diagnostic"], errors="coerce") == 1]
@@ -207,7 +263,7 @@ def read_ptbxl(folder: Path, options: Options, problems: Problems) -> Corpus:
     import pandas as pd
 
     db_file = folder / "ptbxl_database.csv"
-    db = pd.read_csv(db_file)
+    db = read_csv(db_file, "use the ptbxl_database.csv of the PTB-XL release")
     column = "filename_lr" if options.sampling == 100 else "filename_hr"
     missing = {"scp_codes", "strat_fold", column} - set(db.columns)
     if missing:
@@ -300,16 +356,48 @@ def _array_label(value, classes):
     return text if text and text.lower() != "nan" else None
 
 
+def _checked(file: Path, name: str, array: np.ndarray) -> np.ndarray:
+    """``array`` unless its text cannot be decoded: a damaged ``<U`` array can hold code points
+    Python strings cannot, a ``|S`` array bytes that are not UTF-8."""
+    bad = False
+    if array.dtype.kind == "U" and array.size:
+        points = np.ascontiguousarray(array).view(np.uint32)
+        bad = bool(((points > 0x10FFFF) | ((points >= 0xD800) & (points <= 0xDFFF))).any())
+    elif array.dtype.kind == "S":
+        try:
+            [v.decode() for v in array.reshape(-1).tolist()]
+        except UnicodeDecodeError:
+            bad = True
+    if bad:
+        raise UserError(f"{file}: array '{name}' holds undecodable text; save it again with np.save/np.savez "
+                        f"(UTF-8 strings)")
+    return array
+
+
+def _rate(file: Path, value: np.ndarray) -> float:
+    """The ``fs`` array of an archive as a positive rate in Hz."""
+    try:
+        fs = float(np.asarray(value, dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        fs = math.nan
+    if not (math.isfinite(fs) and fs > 0):
+        raise UserError(f"{file}: 'fs' must be one positive number (Hz), got {value.dtype} {value.shape}; "
+                        f"save it as np.savez(file, ..., fs=500.0)")
+    return fs
+
+
 def read_npz(file: Path, problems: Problems) -> Corpus:
     """``.npz`` with ``x``, ``y`` and optional ``split``, ``fs``, ``ids``, ``classes``."""
     try:
         with np.load(file, allow_pickle=False) as data:
-            arrays = {k.lower(): data[k] for k in data.files}
+            arrays = {k.lower(): _checked(file, k, data[k]) for k in data.files}
+    except UserError:
+        raise
     except Exception as e:
-        raise UserError(f"{file}: not a readable .npz archive ({type(e).__name__}: {e})") from None
+        raise UserError(f"{file}: not a readable .npz archive ({type(e).__name__}: {one_line(e)})") from None
     if "x" not in arrays:
         raise UserError(f"{file}: no array 'x'; save signals with np.savez(file, x=..., y=...)")
-    fs = float(arrays["fs"]) if "fs" in arrays else None
+    fs = _rate(file, arrays["fs"]) if "fs" in arrays else None
     return _array_corpus(file, arrays["x"], arrays.get("y"), arrays.get("split"), fs,
                          arrays.get("ids"), arrays.get("classes"), problems, "npz")
 
@@ -318,9 +406,10 @@ def read_npy(file: Path, problems: Problems) -> Corpus:
     """``x.npy`` (any name) with sibling ``y.npy`` and optional ``split.npy``."""
     def load(f):
         try:
-            return np.load(f, allow_pickle=False)
+            array = np.load(f, allow_pickle=False)
         except Exception as e:
-            raise UserError(f"{f}: not a readable .npy array ({type(e).__name__}: {e})") from None
+            raise UserError(f"{f}: not a readable .npy array ({type(e).__name__}: {one_line(e)})") from None
+        return _checked(f, f.stem, array)
 
     y_file = file.with_name("y.npy")
     if file.name == "y.npy" and file.with_name("x.npy").is_file():

@@ -14,11 +14,12 @@ from typing import Optional
 import numpy as np
 
 from core.errors import UserError
-from core.io import open_text
+from core.io import read_text
 from core_ecg.records import Corpus, Problems, Record, check_finite
 
 TSV_SUFFIXES = (".tsv", ".tsv.gz", ".txt", ".csv")
 TS_SUFFIXES = (".ts", ".ts.gz")
+TEXT_HINT = "a UCR file is UTF-8 text (optionally .gz), one 'label<TAB>x1<TAB>x2...' series per line"
 _PART_SPLIT = {"TRAIN": "train", "TEST": "test", "VAL": "val", "VALID": "val", "VALIDATION": "val"}
 
 
@@ -69,44 +70,48 @@ def _delimiter(line: str) -> Optional[str]:
 
 def _read_tsv(path: Path, split, problems: Problems) -> list:
     records, expected = [], None
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            rid = f"{path.name}:{lineno}"
-            parts = line.strip().split(_delimiter(line))
-            if expected is None:
-                expected, first = len(parts), lineno
-            if len(parts) != expected:
-                problems.bad(f"{path}:{lineno}", f"has {len(parts)} fields, expected {expected} like line {first}",
-                             "every row needs a label and the same number of samples (pad shorter series with NaN)")
-                continue
-            if len(parts) < 2:
-                problems.bad(f"{path}:{lineno}", "has a label but no samples")
-                continue
-            try:
-                label = float(parts[0])
-            except ValueError:
-                problems.bad(f"{path}:{lineno}", f"label '{parts[0]}' is not a number",
-                             "the first column of a UCR file is the numeric class label")
-                continue
-            try:
-                values = np.asarray(parts[1:], dtype=np.float64)
-            except ValueError:
-                bad = next(p for p in parts[1:] if not _is_float(p))
-                problems.bad(f"{path}:{lineno}", f"value '{bad}' is not a number")
-                continue
-            values = _strip_trailing_nan(values)
-            if not check_finite(values, f"{path}:{lineno}", problems):
-                continue
-            if not math.isfinite(label):
-                problems.bad(f"{path}:{lineno}", f"label '{parts[0]}' is not a class")
-                continue
-            label = str(int(label)) if label.is_integer() else repr(label)
-            records.append(Record(rid, values[None, :], None, ("ch0",), label, split))
+    for lineno, line in enumerate(_lines(path), 1):
+        if not line.strip():
+            continue
+        rid = f"{path.name}:{lineno}"
+        parts = line.strip().split(_delimiter(line))
+        if expected is None:
+            expected, first = len(parts), lineno
+        if len(parts) != expected:
+            problems.bad(f"{path}:{lineno}", f"has {len(parts)} fields, expected {expected} like line {first}",
+                         "every row needs a label and the same number of samples (pad shorter series with NaN)")
+            continue
+        if len(parts) < 2:
+            problems.bad(f"{path}:{lineno}", "has a label but no samples")
+            continue
+        try:
+            label = float(parts[0])
+        except ValueError:
+            problems.bad(f"{path}:{lineno}", f"label '{parts[0]}' is not a number",
+                         "the first column of a UCR file is the numeric class label")
+            continue
+        try:
+            values = np.asarray(parts[1:], dtype=np.float64)
+        except ValueError:
+            bad = next(p for p in parts[1:] if not _is_float(p))
+            problems.bad(f"{path}:{lineno}", f"value '{bad}' is not a number")
+            continue
+        values = _strip_trailing_nan(values)
+        if not check_finite(values, f"{path}:{lineno}", problems):
+            continue
+        if not math.isfinite(label):
+            problems.bad(f"{path}:{lineno}", f"label '{parts[0]}' is not a class")
+            continue
+        label = str(int(label)) if label.is_integer() else repr(label)
+        records.append(Record(rid, values[None, :], None, ("ch0",), label, split))
     if expected is None:
         raise UserError(f"{path}: the file is empty; a UCR file has one series per line")
     return records
+
+
+def _lines(path: Path) -> list:
+    """The lines of a UTF-8 text file (gunzipped); undecodable or corrupt files are one UserError."""
+    return read_text(path, TEXT_HINT).split("\n")
 
 
 def _is_float(text: str) -> bool:
@@ -148,38 +153,38 @@ def _ts_header(path: Path, f):
 
 def _read_ts(path: Path, split, problems: Problems) -> list:
     records, n_dims = [], None
-    with open_text(path) as f:
-        has_label, classes, start = _ts_header(path, f)
-        if not has_label:
-            raise UserError(f"{path}: has no class labels (@classLabel false); a labelled task needs them")
-        for lineno, line in enumerate(f, start + 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            where = f"{path}:{lineno}"
-            *dims, label = text.split(":")
-            label = label.strip()
-            if n_dims is None:
-                n_dims = len(dims)
-            if not dims or len(dims) != n_dims:
-                problems.bad(where, f"has {len(dims)} dimension(s), expected {n_dims}",
-                             "every row needs the same dimensions separated by ':' and a label last")
-                continue
-            if classes and label not in classes:
-                problems.bad(where, f"label '{label}' is not one of the declared classes {' '.join(classes)}")
-                continue
-            try:
-                series = [np.asarray([v if v.strip() != "?" else "nan" for v in d.split(",")], dtype=np.float64)
-                          for d in dims]
-            except ValueError:
-                problems.bad(where, "holds a value that is not a number")
-                continue
-            width = max(len(s) for s in series)
-            signal = np.zeros((len(series), width))
-            for i, s in enumerate(series):
-                signal[i, : len(s)] = s
-            if not check_finite(signal, where, problems):
-                continue
-            channels = tuple(f"ch{i}" for i in range(len(series)))
-            records.append(Record(f"{path.name}:{lineno}", signal, None, channels, label, split))
+    f = iter(_lines(path))
+    has_label, classes, start = _ts_header(path, f)
+    if not has_label:
+        raise UserError(f"{path}: has no class labels (@classLabel false); a labelled task needs them")
+    for lineno, line in enumerate(f, start + 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        where = f"{path}:{lineno}"
+        *dims, label = text.split(":")
+        label = label.strip()
+        if n_dims is None:
+            n_dims = len(dims)
+        if not dims or len(dims) != n_dims:
+            problems.bad(where, f"has {len(dims)} dimension(s), expected {n_dims}",
+                         "every row needs the same dimensions separated by ':' and a label last")
+            continue
+        if classes and label not in classes:
+            problems.bad(where, f"label '{label}' is not one of the declared classes {' '.join(classes)}")
+            continue
+        try:
+            series = [np.asarray([v if v.strip() != "?" else "nan" for v in d.split(",")], dtype=np.float64)
+                      for d in dims]
+        except ValueError:
+            problems.bad(where, "holds a value that is not a number")
+            continue
+        width = max(len(s) for s in series)
+        signal = np.zeros((len(series), width))
+        for i, s in enumerate(series):
+            signal[i, : len(s)] = s
+        if not check_finite(signal, where, problems):
+            continue
+        channels = tuple(f"ch{i}" for i in range(len(series)))
+        records.append(Record(f"{path.name}:{lineno}", signal, None, channels, label, split))
     return records

@@ -38,3 +38,8 @@ def ts_dir(tmp_path, rng):
     (folder / "Toy_TRAIN.ts").write_text(ts_text(rng, 24))
     (folder / "Toy_TEST.ts").write_text(ts_text(rng, 12))
     return folder
+
+
+def pytest_configure(config):
+    """Register the ``fuzz`` mark when this plugin's tests run on their own (its pyproject's ini)."""
+    config.addinivalue_line("markers", "fuzz: Hypothesis property tests of readers (`make fuzz`: long profile)")

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.errors import BadRecords, UserError
+from core.errors import SKIP_FIX, BadRecords, UserError
 from core.splits import SPLITS, seed_of, split_name
 from core.specs import InputSpec, LoadedDataset, Task
 from core_molecule import chem, readers, tokens
@@ -34,12 +34,29 @@ NOT_TARGETS = ID_NAMES + SMILES_NAMES + ("split", "fold", "inchi", "inchikey", "
 MISSING = ("", "nan", "na", "n/a", "none", "null", "?", "-")
 
 
+def printable(text) -> str:
+    """``text`` with control and line-separator characters escaped (``\\x0b``), so that a message
+    quoting a damaged file stays one line."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 # -- problems ------------------------------------------------------------------------------------
 class Problems(BadRecords):
     """Bad molecules: the ``failed`` rows keep their id, SMILES, input index and line."""
 
-    def molecule(self, entry: readers.Entry, reason: str, record_id: str, smiles: str, index: int) -> None:
-        self.bad(entry.where, reason, id=record_id, smiles=smiles, input_index=index, line=entry.line)
+    def bad(self, where, reason: str, fix: str = SKIP_FIX, **columns) -> None:
+        """Text quoted from a file is escaped so that every message stays one line."""
+        super().bad(printable(where), printable(reason), fix, **columns)
+
+    def molecule(self, entry: readers.Entry, reason: str, record_id: str, smiles: str, index: int,
+                 fix: str = SKIP_FIX) -> None:
+        self.bad(entry.where, reason, fix, id=record_id, smiles=smiles, input_index=index, line=entry.line)
+
+    def ignored(self, where: str, reason: str) -> None:
+        """A file beside the corpus that is not read: listed in ``skipped.csv`` in both modes."""
+        log.info("%s: %s", where, reason)
+        self.skipped.append((where, reason))
 
 
 # -- column choice ---------------------------------------------------------------------------------
@@ -266,6 +283,8 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
         used.add(split_col)
     targets = fixed.get("targets") or choose_targets(table, opts, used)
 
+    for where, why in table.ignored:
+        problems.ignored(where, why)
     std = chem.Standardiser(opts.strip_salts, opts.largest_fragment)
     fper = chem.Fingerprinter(opts.fp_radius, opts.fp_size, opts.fp_counts)
     kept, mols, ids, smiles_out, inputs, texts_in = [], [], [], [], [], []
@@ -275,6 +294,11 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
         mol, why = _parse(entry, smiles_col, std)
         if mol is None:
             problems.molecule(entry, why, record_id, text, index)
+            continue
+        if mol.GetNumHeavyAtoms() > opts.max_atoms:  # bounded cost: scaffolds grow ~cubically with size
+            problems.molecule(entry, f"molecule '{record_id}' has {mol.GetNumHeavyAtoms()} heavy atoms, more than "
+                                     f"max_atoms={opts.max_atoms}", record_id, text, index,
+                              "raise it with --option max_atoms=N, or pass --on-bad-record skip to leave it out")
             continue
         changed = opts.strip_salts or opts.largest_fragment or smiles_col is None
         kept.append(entry)

@@ -9,8 +9,9 @@ Formats, by file name (``.gz`` allowed on each):
 * ``.sdf`` / ``.sd`` / ``.mol``: MDL records separated by ``$$$$``, with data items
   (``> <NAME>``) as properties; the title line is the record's name.
 
-A folder is read when it holds exactly one such file. Every entry knows its file and line so
-that errors name them.
+A folder is read when it holds exactly one such file; its other files are not read and are
+listed as skipped (hidden files such as ``.DS_Store`` are ignored). Every entry knows its file
+and line so that errors name them.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class Table:
     columns: list  # column names (tables) or property names seen (sdf)
     entries: list
     smiles_col: Optional[str] = None  # set for text formats once chosen
+    ignored: list = field(default_factory=list)  # (path, why) of files beside it that are not read
 
 
 def suffix_of(path: Path) -> str:
@@ -58,8 +60,10 @@ def suffix_of(path: Path) -> str:
     return Path(name).suffix
 
 
-def resolve(path) -> Path:
+def resolve(path) -> tuple[Path, list]:
+    """``(the molecule file, [(other file in the folder, why it is not read)])`` for ``--data path``."""
     path = Path(path).expanduser()
+    ignored = []
     if not path.exists():
         raise UserError(f"{path}: no such file or folder; {HINT}")
     if path.is_dir():
@@ -69,20 +73,25 @@ def resolve(path) -> Path:
         if len(found) > 1:
             raise UserError(f"{path}: holds several molecule files ({', '.join(p.name for p in found[:4])}); "
                             f"pass --data {found[0]}")
+        ignored = [(str(p), f"not a molecule file (not read); {found[0].name} is the corpus")
+                   for p in sorted(path.iterdir()) if p != found[0] and not p.name.startswith(".")]
         path = found[0]
     if suffix_of(path) not in ALL_SUFFIXES:
         raise UserError(f"{path}: unknown file type '{suffix_of(path) or path.name}'; {HINT}")
-    return path
+    return path, ignored
 
 
 def read(path, sep: Optional[str] = None) -> Table:
-    path = resolve(path)
+    path, ignored = resolve(path)
     kind = suffix_of(path)
     if kind in SDF_SUFFIXES:
-        return read_sdf(path)
-    if kind in SMI_SUFFIXES:
-        return read_smi(path, sep)
-    return read_table(path, sep)
+        table = read_sdf(path)
+    elif kind in SMI_SUFFIXES:
+        table = read_smi(path, sep)
+    else:
+        table = read_table(path, sep)
+    table.ignored = ignored
+    return table
 
 
 # -- tables ------------------------------------------------------------------------------------

@@ -40,3 +40,8 @@ def run_cli(*args, timeout=600):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def pytest_configure(config):
+    """Register the ``fuzz`` mark when this plugin's tests run on their own (its pyproject's ini)."""
+    config.addinivalue_line("markers", "fuzz: Hypothesis property tests of readers (`make fuzz`: long profile)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,8 @@ from core.splits import SPLITS, seed_of
 from core_pathology import labels as derived
 from core_pathology import splits as splitting
 from core_pathology.options import Options, parse_options
-from core_pathology.readers import SKIP_FIX, check_images, folder_records, is_manifest, label_task, manifest_records
+from core_pathology.readers import (SKIP_FIX, check_images, folder_records, is_manifest, label_task,
+                                    manifest_records, same_size)
 from core_pathology.tileset import ArraySource, FileSource, SlideSource, TileSplit, merge
 from core_pathology.transforms import Preprocess
 
@@ -105,7 +105,7 @@ def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", option
         subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
         if slides and not subdirs:
             return load_slides(slides, opts, problems, seed)
-        return load_patches(folder_records(path, opts.slide_pattern), opts, problems, seed, str(path))
+        return load_patches(folder_records(path, opts.slide_pattern, problems), opts, problems, seed, str(path))
     if is_manifest(path):
         return load_patches(manifest_records(path), opts, problems, seed, str(path))
     raise UserError(f"{path}: unknown input '{path.suffix}'; pass a slide (.svs, .tif, .tiff, .ndpi, ...), a "
@@ -138,13 +138,16 @@ def load_slides(paths, opts: Options, problems: BadRecords, seed: int) -> Loaded
         sid = slide_id_of(p)
         if sid in files:
             raise UserError(f"{p}: slide id '{sid}' is used by {files[sid]} too; rename one of the files")
-        try:
+        slide = None
+        try:  # a damaged slide is refused at open (header checks) or while its thumbnail decodes
             slide = open_slide(p, opts.backend)
+            thumb, thumb_ds = thumbnail(slide, opts.thumbnail_size)
         except UserError as e:
+            if slide is not None:
+                slide.close()
             problems.bad(str(p), str(e).split(": ", 1)[-1], SKIP_FIX, id=sid, path=str(p), slide_id=sid)
             continue
         res = tiling.choose_resolution(slide, size, opts.level, opts.mpp, opts.magnification)
-        thumb, thumb_ds = thumbnail(slide, opts.thumbnail_size)
         mask = tissue.tissue_mask(thumb)
         found = tiling.grid(slide, sid, size, res, opts.overlap, mask, thumb_ds, opts.min_tissue)
         log.info("%s: %d tissue tiles at level %d", p, len(found), res.level)
@@ -153,6 +156,9 @@ def load_slides(paths, opts: Options, problems: BadRecords, seed: int) -> Loaded
         files[sid] = str(p)
         tiles += found
         slide.close()
+    if not files and problems.skipped:
+        raise UserError(f"{paths[0] if len(paths) == 1 else paths[0].parent}: no readable slide; first problem: "
+                        f"{problems.skipped[0][0]}: {problems.skipped[0][1]}")
     if not tiles:
         raise UserError(f"{paths[0] if len(paths) == 1 else paths[0].parent}: no tissue tile found; lower "
                         f"--min-tissue (now {opts.min_tissue}), or pick a finer --level / smaller --tile-size")
@@ -186,11 +192,14 @@ def load_slides(paths, opts: Options, problems: BadRecords, seed: int) -> Loaded
 
 def load_patches(records: list, opts: Options, problems: BadRecords, seed: int, source: str) -> LoadedDataset:
     """Tiles from files (class folders or a manifest), decoded once to check them, then read on demand."""
+    listed = len(problems.skipped)  # files listed before decoding (not tile images)
     records, sizes = check_images(records, problems)
+    if records and opts.tile_size is None:
+        records, common = same_size(records, sizes, problems, source)
     if not records:
-        why = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
+        first = problems.skipped[listed] if len(problems.skipped) > listed else None
+        why = f"; first problem: {first[0]}: {first[1]}" if first else ""
         raise UserError(f"{source}: no readable tile{why}")
-    common = Counter(sizes).most_common(1)[0][0]
     if opts.tile_size is None and common[0] != common[1]:
         raise UserError(f"{source}: tiles are {common[1]}x{common[0]} (not square); pass --tile-size N to resize them")
     size = opts.tile_size or common[0]

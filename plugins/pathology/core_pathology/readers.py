@@ -9,8 +9,14 @@ Patch sets:
 
 Images are decoded with Pillow (TIFFs Pillow cannot read with tifffile) to uint8 RGB. A file
 that cannot be decoded (corrupt, truncated, missing) is a :class:`core.errors.BadRecord`
-naming it, or is skipped and listed under ``--on-bad-record skip``. :func:`label_task` turns
-label strings into a task and targets.
+naming it, or is skipped and listed under ``--on-bad-record skip``. So is a tile that breaks a
+size rule: smaller than :data:`MIN_TILE_SIDE` pixels a side; larger than
+:data:`MAX_TILE_PIXELS` pixels (refused from its header, before decoding: a slide-sized image
+goes through the slide reader instead); or, without ``--tile-size``, of another size than the
+most common one (nothing is resized silently; ``--tile-size N`` resizes every tile to N).
+Files in a class folder that are not images (``.txt``, ``.svs``, ...) are not read: each is
+listed in ``skipped.csv`` under either ``--on-bad-record`` mode (hidden files, starting with
+``.``, are ignored). :func:`label_task` turns label strings into a task and targets.
 
 For ``core slides``: :func:`read_tiles` reads what ``core embed`` wrote and
 :func:`read_slide_labels` a ``slide_id,label[,split]`` file.
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -26,6 +34,7 @@ from typing import Optional
 import numpy as np
 
 from core.errors import BadRecords, UserError
+from core.io import read_text
 from core.specs import Task
 from core_pathology.splits import split_of
 
@@ -35,6 +44,8 @@ PATH_COLUMNS = ("path", "file", "filename", "image", "tile")
 LABEL_COLUMNS = ("label", "class", "target", "y")
 SLIDE_COLUMNS = ("slide_id", "slide", "wsi", "case_id")
 SKIP_FIX = "replace or remove the file, or pass --on-bad-record skip to leave it out"
+MIN_TILE_SIDE = 8  # px: the smallest tile read (the smallest --tile-size too)
+MAX_TILE_PIXELS = 4096 * 4096  # a tile larger than this is refused from its header, before decoding
 
 
 @dataclass
@@ -47,12 +58,19 @@ class PatchRecord:
 
 
 def read_image(path) -> np.ndarray:
-    """Decode an image file to ``(h, w, 3)`` uint8 RGB; raises ``ValueError`` when it cannot."""
+    """Decode an image file to ``(h, w, 3)`` uint8 RGB; raises ``ValueError`` when it cannot
+    (:class:`TileTooLarge`, from the header, for one over :data:`MAX_TILE_PIXELS`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's notes on a damaged file's tags: it decodes or raises
+        return _decode(Path(path))
+
+
+def _decode(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
     try:
         with Image.open(path) as im:
+            _check_pixels(*im.size)
             im.load()
             if im.mode not in ("RGB", "L", "RGBA", "P", "LA", "CMYK", "YCbCr", "I;16", "I"):
                 raise ValueError(f"unsupported pixel mode {im.mode}")
@@ -61,22 +79,43 @@ def read_image(path) -> np.ndarray:
                 arr = np.repeat((255 * arr / max(arr.max(), 1))[..., None], 3, -1)
                 return arr.astype(np.uint8)
             return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        if path.suffix.lower() in (".tif", ".tiff") and path.exists():
+    except TileTooLarge:
+        raise
+    except Image.DecompressionBombError as e:  # Pillow's guard fires first for giant images
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        raise TileTooLarge(f"{pixels.group(1) if pixels else 'too many'} pixels, over the limit of {MAX_TILE_PIXELS} "
+                           f"for a tile (4096x4096); pass it as a slide or cut it into tiles") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+        if path.suffix.lower() in (".tif", ".tiff") and path.is_file():
             try:
                 import tifffile
 
-                arr = np.asarray(tifffile.imread(path))
+                with tifffile.TiffFile(path) as tif:
+                    page = tif.pages[0]
+                    _check_pixels(int(page.imagewidth), int(page.imagelength))
+                    arr = np.asarray(page.asarray())
                 if arr.ndim == 2:
                     arr = np.repeat(arr[..., None], 3, -1)
                 if arr.ndim == 3 and arr.shape[-1] >= 3 and arr.dtype == np.uint8:
                     return np.ascontiguousarray(arr[..., :3])
-            except Exception:
+            except TileTooLarge:
+                raise
+            except Exception:  # tifffile cannot read it either: report Pillow's reason
                 pass
-        if not path.exists():
+        if not path.is_file():
             raise ValueError("no such file") from None
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"cannot decode the image ({why})") from None
+
+
+class TileTooLarge(ValueError):
+    """An image over :data:`MAX_TILE_PIXELS`, refused before its pixels are decoded."""
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_TILE_PIXELS:
+        raise TileTooLarge(f"{width}x{height} pixels, over the limit of {MAX_TILE_PIXELS} for a tile "
+                           f"(4096x4096); pass it as a slide or cut it into tiles")
 
 
 def is_manifest(path: Path) -> bool:
@@ -92,11 +131,21 @@ def _slide_from_name(path: Path, pattern: Optional[str]) -> Optional[str]:
     return m.group(1) if m.groups() else m.group(0)
 
 
-def folder_records(root: Path, slide_pattern: Optional[str]) -> list:
-    """Class sub-folders of tiles (module docstring)."""
+def not_read(problems: BadRecords, path: Path, reason: str) -> None:
+    """List a file of the corpus that is not read (``skipped.csv``), under either mode: never raises."""
+    problems.skipped.append((str(path), reason))
+    problems.failed.append({"id": str(path), "reason": reason, "path": str(path), "slide_id": ""})
+
+
+def folder_records(root: Path, slide_pattern: Optional[str], problems: Optional[BadRecords] = None) -> list:
+    """Class sub-folders of tiles (module docstring); other files are listed in ``problems``."""
     records = []
     for p in sorted(root.rglob("*")):
-        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
+        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            if problems is not None:
+                not_read(problems, p, f"not a tile image ('{p.suffix or p.name}'; read: {', '.join(IMAGE_SUFFIXES)})")
             continue
         rel = p.relative_to(root)
         label = rel.parts[0] if len(rel.parts) > 1 else None
@@ -148,17 +197,40 @@ def manifest_records(path: Path) -> list:
 
 
 def check_images(records: list, problems: BadRecords) -> tuple[list, list]:
-    """Decode every file once; returns the readable records and their (h, w) sizes."""
+    """Decode every file once; returns the readable records and their (h, w) sizes. Unreadable
+    tiles and tiles under :data:`MIN_TILE_SIDE` are bad records."""
     good, sizes = [], []
     for r in records:
         try:
             img = read_image(r.path)
+            if min(img.shape[:2]) < MIN_TILE_SIDE:
+                raise ValueError(f"too small ({img.shape[1]}x{img.shape[0]} px; a tile needs at least "
+                                 f"{MIN_TILE_SIDE}x{MIN_TILE_SIDE})")
         except ValueError as e:
-            problems.bad(r.where, str(e), SKIP_FIX, id=str(r.path), path=str(r.path), slide_id=r.slide or "")
+            _bad(problems, r, str(e))
             continue
         good.append(r)
-        sizes.append(img.shape[:2])
+        sizes.append(tuple(img.shape[:2]))
     return good, sizes
+
+
+def same_size(records: list, sizes: list, problems: BadRecords, source: str) -> tuple[list, tuple]:
+    """Without ``--tile-size``: the records of the most common tile size; any other size is a bad
+    record (never resized silently). Returns the kept records and the (h, w) size."""
+    common = Counter(sizes).most_common(1)[0][0]
+    kept = []
+    for r, size in zip(records, sizes):
+        if size != common:
+            _bad(problems, r, f"is {size[1]}x{size[0]} px but the other tiles of {source} are "
+                              f"{common[1]}x{common[0]}", "pass --tile-size N to resize every tile to N, or "
+                                                          "--on-bad-record skip to leave it out")
+            continue
+        kept.append(r)
+    return kept, common
+
+
+def _bad(problems: BadRecords, r: PatchRecord, reason: str, fix: str = SKIP_FIX) -> None:
+    problems.bad(r.where, reason, fix, id=str(r.path), path=str(r.path), slide_id=r.slide or "")
 
 
 def label_task(labels: list, kind: str, source: str, from_folders: bool) -> tuple[Task, np.ndarray]:
@@ -193,37 +265,54 @@ def read_tiles(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.exists():
         raise UserError(f"{path}: no such file; write it with `core embed RUN --data SLIDES --out {path.name}`")
     suffix = path.suffix.lower()
+    if suffix not in (".h5", ".npz", ".parquet"):
+        raise UserError(f"{path}: unknown format '{suffix}'; pass the .h5, .npz or .parquet of `core embed`")
     try:
-        if suffix == ".h5":
-            import h5py
-
-            with h5py.File(path, "r") as f:
-                emb, slide = f["embeddings"][()], f["slide_id"][()] if "slide_id" in f else None
-        elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as f:
-                emb, slide = f["embeddings"], f["slide_id"] if "slide_id" in f.files else None
-        elif suffix == ".parquet":
-            import pandas as pd
-
-            frame = pd.read_parquet(path)
-            emb = frame[[c for c in frame.columns if c.startswith("e") and c[1:].isdigit()]].to_numpy()
-            slide = frame["slide_id"].to_numpy() if "slide_id" in frame else None
-        else:
-            raise UserError(f"{path}: unknown format '{suffix}'; pass the .h5, .npz or .parquet of `core embed`")
-    except (OSError, KeyError) as e:
-        raise UserError(f"{path}: not a `core embed` output ({e})") from None
+        emb, slide = _embedding_columns(path, suffix)
+        emb = np.asarray(emb, dtype=np.float32)
+        slide = None if slide is None else np.asarray(slide).reshape(-1)
+    except Exception as e:  # zip, HDF5, Arrow and numpy each raise their own kinds on a damaged file
+        why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path}: not a readable `core embed` output ({why}); write it again with "
+                        f"`core embed RUN --data SLIDES --out {path.name}`") from None
     if slide is None:
         raise UserError(f"{path}: has no slide_id column; embed whole slides (`core embed RUN --data SLIDES`)")
-    slide = np.array([s.decode() if isinstance(s, bytes) else str(s) for s in slide])
+    if emb.ndim != 2 or len(emb) != len(slide):
+        raise UserError(f"{path}: embeddings of shape {emb.shape} do not match {len(slide)} slide ids (one row "
+                        f"per tile expected); write it again with `core embed`")
+    slide = np.array([s.decode(errors="replace") if isinstance(s, bytes) else str(s) for s in slide])
     keep = np.isfinite(emb).all(axis=1)
-    return np.asarray(emb[keep], np.float32), slide[keep]
+    return emb[keep], slide[keep]
+
+
+def _embedding_columns(path: Path, suffix: str):
+    """The raw ``(embeddings, slide_id or None)`` of a .h5, .npz or .parquet file."""
+    if suffix == ".h5":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return f["embeddings"][()], (f["slide_id"][()] if "slide_id" in f else None)
+    if suffix == ".npz":
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with f:
+            if "embeddings" not in f.files:
+                raise ValueError(f"no 'embeddings' array (has {', '.join(f.files) or 'none'})")
+            return f["embeddings"], (f["slide_id"] if "slide_id" in f.files else None)
+    import pandas as pd
+
+    frame = pd.read_parquet(path)
+    emb = frame[[c for c in frame.columns if c.startswith("e") and c[1:].isdigit()]].to_numpy()
+    return emb, (frame["slide_id"].to_numpy() if "slide_id" in frame else None)
 
 
 def read_slide_labels(path: Path) -> tuple[dict, dict]:
     """``{slide_id: label}`` and ``{slide_id: split}`` from ``slide_id,label[,split]``."""
     if not path.exists():
         raise UserError(f"{path}: no such file; write slide_id,label rows")
-    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    text = read_text(path, "write it as UTF-8 CSV: slide_id,label[,split]", encoding="utf-8-sig")
+    rows = list(csv.DictReader(text.splitlines()))
     if not rows or not {"slide_id", "label"} <= set(rows[0]):
         raise UserError(f"{path}: needs a header with slide_id and label columns (and optionally split)")
     labels, splits = {}, {}

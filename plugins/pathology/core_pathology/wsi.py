@@ -14,6 +14,14 @@ file. Backends:
   (``MPP = 0.499``, ``AppMag = 20``).
 * ``"openslide"``: MONAI's ``OpenSlideWSIReader`` (``read_region`` is lazy already), when
   openslide-python is installed. ``"auto"`` prefers it.
+
+Limits (a damaged or hostile file is refused with one line naming it, before any pixel is
+decoded): every level of a TIFF must have a positive size of at most :data:`MAX_SLIDE_SIDE`
+pixels a side, tiles or strips of positive size, one data segment per tile or strip, and
+segments that lie inside the file (a truncated slide is caught here); the level the tissue
+thumbnail is read from holds at most :data:`MAX_THUMBNAIL_SOURCE_PIXELS` (a slide without a
+pyramid larger than that is refused: write it as a pyramid). A segment that does not decode is
+a :class:`UserError` naming the file and level.
 """
 from __future__ import annotations
 
@@ -29,6 +37,8 @@ from core.errors import UserError
 WSI_SUFFIXES = (".svs", ".tif", ".tiff", ".ndpi", ".scn", ".mrxs", ".bif", ".vms", ".vmu", ".qptiff")
 BACKENDS = ("auto", "tifffile", "openslide")
 _JPEG = {6, 7, 33007, 34892}  # compressions whose segments need the JPEG tables / header
+MAX_SLIDE_SIDE = 1 << 20  # 1,048,576 px a side; the largest whole-slide scans are ~200,000 px
+MAX_THUMBNAIL_SOURCE_PIXELS = 1 << 30  # ~32,768 x 32,768: the coarsest level decoded for tissue detection
 
 
 def aperio_properties(description: str) -> dict:
@@ -77,7 +87,12 @@ def read_region(page, top: int, left: int, height: int, width: int) -> np.ndarra
             with fh.lock:
                 fh.seek(offset)
                 data = fh.read(count)
-        segment, (_, _, sy, sx, _), shape = decode(data, index, **kwargs)
+        try:
+            segment, (_, _, sy, sx, _), shape = decode(data, index, **kwargs)
+        except Exception as e:  # each codec (zlib, JPEG, LZW, ...) raises its own kind on damaged data
+            why = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            raise UserError(f"{fh.path}: damaged image data in segment {index} of a {img_w}x{img_h} level "
+                            f"({why}); re-export the slide") from None
         if segment is None:  # an empty (sparse) segment: leave zeros
             continue
         segment = segment.reshape(shape[1], shape[2], -1)
@@ -209,9 +224,14 @@ def open_slide(path, backend: str = "auto") -> Slide:
     try:
         wsi = reader.read(str(path))
         slide = Slide(path, reader, wsi)
+        if isinstance(reader, TiffFileRegionReader):
+            check_tiff_levels(path, reader._pages(wsi))
         h, w = slide.size(0)
         if h <= 0 or w <= 0:
             raise ValueError("empty image")
+        if max(h, w) > MAX_SLIDE_SIDE:
+            raise UserError(f"{path}: level 0 is {w}x{h} pixels, over the limit of {MAX_SLIDE_SIDE} a side; "
+                            f"crop the slide or check that the file is not damaged")
     except UserError:
         raise
     except Exception as e:
@@ -231,6 +251,10 @@ def thumbnail(slide: Slide, max_side: int = 1024) -> tuple[np.ndarray, float]:
     fitting = [lv for lv in range(slide.levels) if max(slide.size(lv)) <= max_side]
     level = fitting[0] if fitting else slide.levels - 1
     h, w = slide.size(level)
+    if h * w > MAX_THUMBNAIL_SOURCE_PIXELS:
+        raise UserError(f"{slide.path}: its smallest level is {w}x{h} pixels, too large to find the tissue on "
+                        f"(limit {MAX_THUMBNAIL_SOURCE_PIXELS} pixels); write the slide as a pyramid "
+                        f"(e.g. vips tiffsave --tile --pyramid)")
     ds = slide.downsample(level)
     if fitting:
         return np.moveaxis(_whole(slide, level, h, w), 0, -1), ds
@@ -251,6 +275,37 @@ def thumbnail(slide: Slide, max_side: int = 1024) -> tuple[np.ndarray, float]:
 def _whole(slide: Slide, level: int, h: int, w: int) -> np.ndarray:
     patch, _ = slide.reader.get_data(slide.wsi, location=(0, 0), size=(h, w), level=level)
     return np.asarray(patch)
+
+
+def check_tiff_levels(path: Path, pages) -> None:
+    """Refuse a TIFF pyramid whose levels cannot be read region by region (module docstring: limits)."""
+    size = path.stat().st_size
+    for level, page in enumerate(pages):
+        h, w = int(page.imagelength), int(page.imagewidth)
+        where = f"{path}: level {level} ({w}x{h})"
+        if h <= 0 or w <= 0 or max(h, w) > MAX_SLIDE_SIDE:
+            raise UserError(f"{where}: size outside 1..{MAX_SLIDE_SIDE} pixels a side; the file is damaged or not "
+                            f"a slide")
+        if page.is_tiled:
+            th, tw = int(page.tilelength), int(page.tilewidth)
+            if th <= 0 or tw <= 0:
+                raise UserError(f"{where}: tiles of size {tw}x{th}; the file is damaged, re-export the slide")
+            segments = -(-h // th) * -(-w // tw)
+        else:
+            rows = int(page.rowsperstrip or h)
+            if rows <= 0:
+                raise UserError(f"{where}: strips of {rows} rows; the file is damaged, re-export the slide")
+            segments = -(-h // rows)
+        offsets = np.asarray(page.dataoffsets, dtype=np.float64)
+        counts = np.asarray(page.databytecounts, dtype=np.float64)
+        if page.planarconfig != 1 and int(page.samplesperpixel) > 1:
+            segments *= int(page.samplesperpixel)
+        if len(offsets) < segments or len(counts) < segments:
+            raise UserError(f"{where}: {len(offsets)} data segments where {segments} are needed; the file is "
+                            f"truncated or damaged, re-export the slide")
+        if len(offsets) and (offsets + counts).max() > size:
+            raise UserError(f"{where}: image data past the end of the file ({size} bytes); the file is truncated, "
+                            f"copy or export it again")
 
 
 def is_slide_file(path: Path) -> bool:

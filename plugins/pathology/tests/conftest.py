@@ -27,3 +27,7 @@ def image_pyramid(tmp_path):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fuzz: Hypothesis property tests of readers (`make fuzz` runs a long profile)")

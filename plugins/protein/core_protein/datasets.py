@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.errors import SKIP_FIX, BadRecords, UserError
+from core.errors import SKIP_FIX, BadRecord, BadRecords, UserError
 from core.splits import SPLITS, seed_of
 from core.specs import InputSpec, LoadedDataset, Task
 from core_protein import alphabet, readers
@@ -35,8 +35,24 @@ MISSING = ("", "nan", "na", "n/a", "none", "null", "?")
 class Problems(BadRecords):
     """Bad sequences: the ``failed`` rows keep their id and input index."""
 
+    def bad(self, where, reason: str, fix: str = SKIP_FIX, **columns) -> None:
+        """Text quoted from a file is escaped so that every message stays one line."""
+        super().bad(printable(where), printable(reason), fix, **columns)
+
     def record(self, record: readers.Record, reason: str, index: int, fix: str = SKIP_FIX) -> None:
         self.bad(record.where, reason, fix, id=record.id, input_index=index)
+
+    def ignored(self, where: str, reason: str) -> None:
+        """A file of the corpus folder that is not read: listed in ``skipped.csv`` in both modes."""
+        log.info("%s: %s", where, reason)
+        self.skipped.append((where, reason))
+
+
+def printable(text) -> str:
+    """``text`` with control and line-separator characters escaped (``\\x0b``), so that a message
+    quoting a damaged file stays one line."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _number(text: str) -> Optional[float]:
@@ -188,7 +204,10 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
         raise UserError("protein/file reads your proteins: pass --data FILE_OR_FOLDER (FASTA, Stockholm, "
                         "UniProt .dat, PDB/mmCIF)")
     opts = parse_options(options, "protein/file")
-    files, table_file = readers.find_files(path)
+    files, table_file, ignored = readers.find_files(path)
+    problems = Problems(on_bad_record)
+    for where, why in ignored:
+        problems.ignored(where, why)
     if opts.labels:
         table_file = Path(opts.labels).expanduser()
         if not table_file.exists():
@@ -199,21 +218,29 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
     records, short_ids = [], []
     several = len(files) > 1
     fasta_files = sum(readers.suffix_of(f) in readers.FASTA for f, _ in files)
+    root = Path(path).expanduser()
     for file, klass in files:
-        got = readers.read_file(file)
+        try:
+            got = readers.read_file(file)
+        except BadRecord as e:  # a file that cannot be parsed is one bad record (skip mode leaves it out)
+            problems.bad(e.record, e.reason, id=e.record)
+            continue
+        structure = readers.suffix_of(file) in readers.PDB + readers.MMCIF
+        prefix = readers.record_prefix(file, root)
         for r in got:
             short_ids.append(r.id)
-            if several and readers.suffix_of(file) not in readers.PDB + readers.MMCIF:
-                r.id = f"{readers._stem(file)}/{r.id}"
+            if several:  # ids unique per path: a/s0.pdb chain A is 'a/s0:A', b/x.fasta record P1 'b/x/P1'
+                r.id = prefix + r.id[len(readers._stem(file)):] if structure else f"{prefix}/{r.id}"
             if klass is not None:
                 r.family = klass
             elif r.family is None and fasta_files > 1 and readers.suffix_of(file) in readers.FASTA:
                 r.family = readers._stem(file)  # a folder of (aligned) FASTA files: one family per file
         records += got
     if not records:
-        raise UserError(f"{path}: no sequence records found; {readers.HINT}")
+        first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
+        raise UserError(f"{path}: no sequence records found{first}; {readers.HINT}")
     source = f"{path} ({len(files)} file{'s' if several else ''})"
-    return build(records, short_ids, opts, Problems(on_bad_record), seed, "protein/file", source, table=table,
+    return build(records, short_ids, opts, problems, seed, "protein/file", source, table=table,
                  table_path=table_file)
 
 

@@ -14,6 +14,9 @@ Formats, by file name (``.gz`` allowed except for structures):
 ``--data`` is a file or a folder. A folder is read with its sub-folders one level deep; when
 the sequence files sit in sub-folders, each sub-folder's name is the class of its records
 (ImageFolder style). A single ``.csv``/``.tsv`` in the folder is taken as the labels file.
+Any other file (and a folder nested deeper) is not read and is listed as skipped; hidden
+files (``.DS_Store``) are ignored. A file that cannot be parsed raises :class:`BadRecord`
+naming it, so that ``--on-bad-record skip`` leaves that one file out.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.errors import UserError
+from core.errors import SKIP_FIX, BadRecord, UserError
 from core.io import open_text, read_text
 
 FASTA = (".fasta", ".fa", ".faa", ".fas", ".mfa", ".afa", ".afasta", ".seq")
@@ -59,25 +62,50 @@ def suffix_of(path: Path) -> str:
     return Path(name).suffix
 
 
-def find_files(path) -> tuple[list[tuple[Path, Optional[str]]], Optional[Path]]:
-    """``([(file, class from sub-folder or None)], labels table or None)`` for ``--data path``."""
+def find_files(path) -> tuple[list[tuple[Path, Optional[str]]], Optional[Path], list[tuple[str, str]]]:
+    """``([(file, class from sub-folder or None)], labels table or None, [(ignored path, why)])``
+    for ``--data path``."""
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"{path}: no such file or folder; {HINT}")
     if path.is_file():
         if suffix_of(path) not in SEQUENCE_SUFFIXES:
             raise UserError(f"{path}: unknown file type '{suffix_of(path) or path.name}'; {HINT}")
-        return [(path, None)], None
-    files = [(p, None) for p in sorted(path.iterdir()) if p.is_file() and suffix_of(p) in SEQUENCE_SUFFIXES]
-    for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files += [(p, sub.name) for p in sorted(sub.iterdir()) if p.is_file() and suffix_of(p) in SEQUENCE_SUFFIXES]
+        return [(path, None)], None, []
+    files, tables, ignored = [], [], []
+
+    def sort(entry: Path, klass: Optional[str]) -> None:
+        if entry.name.startswith("."):
+            return
+        if entry.is_dir():
+            ignored.append((str(entry), "a folder nested two levels deep is not read; move its files up"))
+        elif suffix_of(entry) in SEQUENCE_SUFFIXES:
+            files.append((entry, klass))
+        elif klass is None and suffix_of(entry) in TABLES:
+            tables.append(entry)
+        else:
+            ignored.append((str(entry), f"unsupported file type '{suffix_of(entry) or entry.name}' (not read); "
+                                        f"protein/file reads FASTA, Stockholm, UniProt .dat and PDB/mmCIF files"))
+
+    for entry in sorted(path.iterdir()):
+        if entry.is_dir() and not entry.name.startswith("."):
+            for inner in sorted(entry.iterdir()):
+                sort(inner, entry.name)
+        else:
+            sort(entry, None)
     if not files:
         raise UserError(f"{path}: no sequence or structure file in this folder or its sub-folders; {HINT}")
-    tables = [p for p in sorted(path.iterdir()) if p.is_file() and suffix_of(p) in TABLES]
     if len(tables) > 1:
         raise UserError(f"{path}: holds several label tables ({', '.join(p.name for p in tables)}); "
                         f"pass --labels FILE")
-    return files, (tables[0] if tables else None)
+    return files, (tables[0] if tables else None), ignored
+
+
+def record_prefix(file: Path, root: Path) -> str:
+    """The id prefix of the records of ``file`` in a folder corpus: its path below ``root`` without
+    the suffix (``a/s0`` for ``root/a/s0.pdb``), so ids are unique per path, not per file name."""
+    relative = file.relative_to(root) if root in file.parents else Path(file.name)
+    return (relative.parent / _stem(file)).as_posix()
 
 
 def read_file(path: Path) -> list[Record]:
@@ -99,14 +127,32 @@ def _stem(path: Path) -> str:
 def read_fasta(path: Path) -> list[Record]:
     from Bio import SeqIO
 
-    text = read_text(path, HINT)
+    text = _text(path)
     if text.strip() and not text.lstrip().startswith(">"):
-        raise UserError(f"{path}:1: not FASTA (the first line must start with '>'); {HINT}")
+        raise BadRecord(str(path), "not FASTA (the first line must start with '>')", SKIP_FIX)
     try:
         return [Record(r.id, str(r.seq), f"{path}:{r.id}", r.description)
                 for r in SeqIO.parse(io.StringIO(text), "fasta")]
     except ValueError as e:
-        raise UserError(f"{path}: cannot parse as FASTA ({e})") from None
+        raise BadRecord(str(path), f"cannot parse as FASTA ({one_line(e)})", SKIP_FIX) from None
+
+
+def _text(path: Path) -> str:
+    """The UTF-8 text of ``path`` (gunzipped); undecodable or corrupt content is a :class:`BadRecord`."""
+    import zlib
+
+    with open_text(path) as f:
+        try:
+            return f.read()
+        except (UnicodeDecodeError, OSError, EOFError, zlib.error) as e:
+            raise BadRecord(str(path), f"cannot read as UTF-8 text ({type(e).__name__}: {one_line(e, 80)})",
+                            SKIP_FIX) from None
+
+
+def one_line(e: Exception, n: int = 200) -> str:
+    """An exception's text on one line, at most ``n`` characters."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 _GF_ID = re.compile(r"^#=GF\s+ID\s+(\S+)")
@@ -116,7 +162,7 @@ def read_stockholm(path: Path) -> list[Record]:
     """Every alignment of a Stockholm file; gaps are removed later (``alphabet.clean``)."""
     from Bio import AlignIO
 
-    text = read_text(path, HINT)
+    text = _text(path)
     families, current = [], None
     for line in text.splitlines():  # Bio.AlignIO does not expose #=GF ID: read it per block
         m = _GF_ID.match(line)
@@ -128,9 +174,9 @@ def read_stockholm(path: Path) -> list[Record]:
     try:
         alignments = list(AlignIO.parse(io.StringIO(text), "stockholm"))
     except ValueError as e:
-        raise UserError(f"{path}: cannot parse as Stockholm ({e})") from None
+        raise BadRecord(str(path), f"cannot parse as Stockholm ({one_line(e)})", SKIP_FIX) from None
     if not alignments:
-        raise UserError(f"{path}: no Stockholm alignment found ('# STOCKHOLM 1.0' ... '//'); {HINT}")
+        raise BadRecord(str(path), "no Stockholm alignment found ('# STOCKHOLM 1.0' ... '//')", SKIP_FIX)
     out = []
     for a, alignment in enumerate(alignments):
         family = families[a] if a < len(families) else _stem(path)
@@ -141,11 +187,12 @@ def read_stockholm(path: Path) -> list[Record]:
 def read_swiss(path: Path) -> list[Record]:
     from Bio import SeqIO
 
+    text = _text(path)
     try:
-        with open_text(path) as f:
-            records = list(SeqIO.parse(f, "swiss"))
-    except (ValueError, AssertionError) as e:
-        raise UserError(f"{path}: cannot parse as a UniProt/Swiss-Prot flat file ({e}); {HINT}") from None
+        records = list(SeqIO.parse(io.StringIO(text), "swiss"))
+    except Exception as e:  # Bio's swiss parser raises ValueError, AssertionError, IndexError, ...
+        raise BadRecord(str(path), f"cannot parse as a UniProt/Swiss-Prot flat file ({type(e).__name__}: "
+                                   f"{one_line(e)})", SKIP_FIX) from None
     return [Record(r.id, str(r.seq), f"{path}:{r.id}", r.description, annotations=dict(r.annotations))
             for r in records]
 
@@ -181,10 +228,12 @@ def read_structure(path: Path) -> list[Record]:
             warnings.simplefilter("ignore", PDBConstructionWarning)
             structure = parser.get_structure(_stem(path), str(path))
     except Exception as e:  # Bio.PDB raises many kinds on malformed files
-        raise UserError(f"{path}: cannot parse the structure ({type(e).__name__}: {e}); {HINT}") from None
+        kind = "mmCIF" if suffix_of(path) in MMCIF else "PDB"
+        raise BadRecord(str(path), f"cannot parse as a {kind} structure ({type(e).__name__}: {one_line(e)})",
+                        SKIP_FIX) from None
     models = list(structure)
     if not models:
-        raise UserError(f"{path}: the structure has no model (no ATOM records); {HINT}")
+        raise BadRecord(str(path), "the structure has no model (no ATOM records)", SKIP_FIX)
     out = []
     for chain in models[0]:
         letters, coords = [], []
@@ -199,7 +248,7 @@ def read_structure(path: Path) -> list[Record]:
             out.append(Record(rid, "".join(letters), f"{path}:chain {chain.id}",
                               coords=np.asarray(coords, dtype=np.float32)))
     if not out:
-        raise UserError(f"{path}: no protein chain (no amino-acid residues); {HINT}")
+        raise BadRecord(str(path), "no protein chain (no amino-acid residues)", SKIP_FIX)
     return out
 
 

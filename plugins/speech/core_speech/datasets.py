@@ -36,6 +36,19 @@ class Problems(BadRecords):
             raise err
         self.bad(entry.where, err.reason, id=entry.id, path=str(entry.path), input_index=index)
 
+    def not_read(self, corpus: readers.Corpus, root, index: int) -> int:
+        """List the files of ``corpus``' folder that are not read, in either mode (never raises);
+        ``index`` is the first free input index. Returns the next one."""
+        for path, reason in corpus.not_read:
+            self.skipped.append((str(path), reason))
+            self.failed.append({"id": str(Path(path).relative_to(root)) if Path(root).is_dir() else str(path),
+                                "reason": reason, "path": str(path), "input_index": index})
+            index += 1
+        if corpus.not_read:
+            log.warning("%s: %d file(s) not read (e.g. %s: %s); listed in skipped.csv", root, len(corpus.not_read),
+                        corpus.not_read[0][0], corpus.not_read[0][1])
+        return index
+
 
 def class_order(labels) -> tuple:
     """Class names in a natural order: digit words by value, numbers numerically, else sorted."""
@@ -86,12 +99,16 @@ def build(root, opts: Options, problems: Problems, name: str, source: str = "") 
     corpus = readers.read_corpus(root, opts)
     kept, waves, feats = _read_clips(corpus.entries, opts, problems)
     extra_kept, extra_waves, extra_feats = [], [], []
+    more = None
     if opts.unlabelled:
         more = readers.read_corpus(opts.unlabelled, Options(**{**opts.__dict__, "layout": "auto", "path_col": None,
                                                                "label_col": None, "speaker_col": None}))
         extra_kept, extra_waves, extra_feats = _read_clips(
             [readers.Entry(e.path, e.where, f"unlabelled/{e.id}") for e in more.entries], opts, problems,
             offset=len(corpus.entries))
+    index = problems.not_read(corpus, root, len(corpus.entries) + (len(more.entries) if more else 0))
+    if more is not None:
+        problems.not_read(more, opts.unlabelled, index)
     if not kept:
         first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
         raise UserError(f"{root}: no readable clips{first}")

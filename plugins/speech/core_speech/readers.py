@@ -10,6 +10,17 @@
 * **plain**: a folder of clips (searched recursively) or one clip, no labels: for unlabelled
   pretraining (``--option unlabelled=PATH``) and for ``core embed``.
 
+Nothing in a folder is dropped silently: with class folders or a plain folder, every file that
+is not read (an unsupported type such as ``.mp3``, or audio outside the class folders) is in
+:attr:`Corpus.not_read` and listed in ``skipped.csv`` under either ``--on-bad-record`` mode;
+only hidden files and the contents of folders starting with ``.`` or ``_`` (Speech Commands'
+``_background_noise_``) are left out unlisted.
+
+Costs are bounded: only the middle ``max_seconds`` of a clip are decoded (soundfile seeks, an
+hour-long file is never read whole); a header with a sample rate outside
+:data:`MIN_RATE`..:data:`MAX_RATE` Hz, or more than :data:`MAX_DECODED_VALUES` frames x
+channels to decode, is a bad record.
+
 :func:`read_audio` decodes one clip with soundfile. Every problem with a file is a
 :class:`core.errors.BadRecord` naming it: unreadable or unknown format (libsndfile's message),
 empty, truncated (a WAV whose header declares more sample frames than the file holds:
@@ -21,17 +32,20 @@ from __future__ import annotations
 import csv
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from core.errors import BadRecord, UserError
+from core.io import read_text
 from core.splits import split_name
 from core_speech.options import Options
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+MIN_RATE, MAX_RATE = 1000, 768000  # Hz: a header outside this range is damaged
+MAX_DECODED_VALUES = 1 << 28  # frames x channels decoded from one file (1 GiB of float32)
 SKIP_FIX = "fix or remove the file, or pass --on-bad-record skip to leave it out"
 
 PATH_NAMES = ("path", "file", "filename", "file_name", "filepath", "file_path", "audio", "audio_path", "wav",
@@ -60,11 +74,29 @@ class Corpus:
     source: str
     has_labels: bool
     has_speakers: bool
+    not_read: list = field(default_factory=list)  # (file, reason) of files in the folder that are not read
 
 
 def _audio_files(folder: Path) -> list:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _files_not_read(root: Path, read, layout: str) -> list:
+    """``(file, reason)`` of every file under ``root`` not in ``read`` (module docstring)."""
+    read = set(read)
+    out = []
+    for p in sorted(root.rglob("*")):
+        parts = p.relative_to(root).parts
+        if (p in read or not p.is_file() or any(part.startswith(".") for part in parts)
+                or any(part.startswith("_") for part in parts[:-1])):
+            continue
+        if p.suffix.lower() not in AUDIO_SUFFIXES:
+            out.append((p, f"unsupported file type '{p.suffix or p.name}' (read: {', '.join(AUDIO_SUFFIXES)}); "
+                           f"convert it (e.g. ffmpeg -i clip.mp3 clip.flac) or move it out of the corpus"))
+        elif layout == "folders":
+            out.append((p, "audio outside the class folders (no label); move it into a class sub-folder"))
+    return out
 
 
 def _find_manifest(folder: Path) -> Optional[Path]:
@@ -136,7 +168,7 @@ def _column(columns, wanted: Optional[str], names, what: str, flag: str, path: P
 
 
 def read_manifest(path: Path, opts: Options) -> Corpus:
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path, "write the manifest as UTF-8 CSV/TSV: path,label[,speaker]", encoding="utf-8-sig")
     delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in text.split("\n", 1)[0]) else ","
     rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
     rows = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
@@ -185,7 +217,8 @@ def read_class_folders(root: Path, opts: Options) -> Corpus:
     entries = [Entry(p, str(p), str(p.relative_to(root)), label, m.group(1) if use else None)
                for (label, p), m in zip(pairs, matches)]
     return Corpus(entries, "folders", f"{root} (class folders: {len(folders)} classes"
-                                      f"{', speakers from file names' if use else ''})", True, use)
+                                      f"{', speakers from file names' if use else ''})", True, use,
+                  _files_not_read(root, [p for _, p in pairs], "folders"))
 
 
 def read_plain(root: Path) -> Corpus:
@@ -194,7 +227,8 @@ def read_plain(root: Path) -> Corpus:
         raise UserError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in it")
     base = root.parent if root.is_file() else root
     entries = [Entry(p, str(p), str(p.relative_to(base))) for p in files]
-    return Corpus(entries, "plain", f"{root} (plain folder, unlabelled)", False, False)
+    not_read = [] if root.is_file() else _files_not_read(root, files, "plain")
+    return Corpus(entries, "plain", f"{root} (plain folder, unlabelled)", False, False, not_read)
 
 
 def _unique(entries, path) -> None:
@@ -230,23 +264,39 @@ def declared_wav_frames(path: Path) -> Optional[int]:
         return None
 
 
-def read_audio(path: Path, where: str) -> tuple[np.ndarray, int]:
-    """``(samples (L,) float32 mono, sample_rate)`` of an audio file; channels are averaged."""
+def read_audio(path: Path, where: str, max_seconds: Optional[float] = None) -> tuple[np.ndarray, int]:
+    """``(samples (L,) float32 mono, sample_rate)`` of an audio file; channels are averaged.
+
+    With ``max_seconds`` only the middle ``ceil(max_seconds * rate)`` sample frames are decoded
+    (the file is seeked, never read whole), so an hour-long recording costs what a clip does.
+    """
     import soundfile as sf
 
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, OSError) as e:
+        with sf.SoundFile(str(path)) as f:
+            rate, frames, channels = int(f.samplerate), int(f.frames), int(f.channels)
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise BadRecord(where, f"implausible sample rate {rate} Hz (accepted: {MIN_RATE}..{MAX_RATE}); the "
+                                       f"header is damaged", SKIP_FIX)
+            want = frames if max_seconds is None else min(frames, int(np.ceil(max_seconds * rate)))
+            if want * channels > MAX_DECODED_VALUES:
+                raise BadRecord(where, f"too large to decode ({want} frames x {channels} channels, more than "
+                                       f"{MAX_DECODED_VALUES} values); lower --max-seconds or split the file",
+                                SKIP_FIX)
+            if want < frames:
+                f.seek((frames - want) // 2)
+            data = f.read(want, dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as e:
         reason = str(e).replace(f"'{path}'", "it").replace(str(path), "it").strip() or type(e).__name__
-        raise BadRecord(where, f"unreadable audio ({reason})", SKIP_FIX) from None
+        raise BadRecord(where, f"unreadable audio ({reason.splitlines()[0]})", SKIP_FIX) from None
     if len(data) == 0:
         raise BadRecord(where, "empty audio (0 samples)", SKIP_FIX)
     if Path(path).suffix.lower() == ".wav":
         declared = declared_wav_frames(Path(path))
-        if declared is not None and declared > len(data):
-            raise BadRecord(where, f"truncated WAV (header declares {declared} samples, the file holds {len(data)})",
+        if declared is not None and declared > frames:
+            raise BadRecord(where, f"truncated WAV (header declares {declared} samples, the file holds {frames})",
                             SKIP_FIX)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if not np.isfinite(mono).all():
         raise BadRecord(where, "audio holds NaN or inf samples", SKIP_FIX)
-    return np.ascontiguousarray(mono, dtype=np.float32), int(rate)
+    return np.ascontiguousarray(mono, dtype=np.float32), rate

@@ -30,3 +30,7 @@ def run_cli(*args, timeout=600):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fuzz: Hypothesis property tests of readers (`make fuzz` runs a long profile)")
