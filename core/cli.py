@@ -110,22 +110,13 @@ def cmd_run(args) -> int:
 
 def _config_file(path: Path) -> dict:
     """The settings of a ``--config`` YAML file (checked later, key by key, naming the file)."""
-    import yaml
-
-    from core.flags import yaml_problem
+    from core.flags import read_yaml
 
     if not path.exists():
         raise UserError(f"--config {path}: no such file; check the path")
     if not path.is_file():
         raise UserError(f"--config {path}: is a folder; pass a YAML file, e.g. a run's config.yaml")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UserError(f"--config {path}: cannot read ({e.strerror or e}); check permissions") from None
-    except UnicodeDecodeError:
-        raise UserError(f"--config {path}: not UTF-8 text; pass a YAML file of KEY: VALUE lines") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"--config {path}: not valid YAML ({yaml_problem(e)}); fix the file") from None
+    values = read_yaml(path, f"--config {path}", "pass a YAML file of KEY: VALUE lines")
     if values is None:
         return {}
     if not isinstance(values, dict):

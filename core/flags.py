@@ -211,6 +211,21 @@ def yaml_problem(error) -> str:
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
+def read_yaml(path: Path, name: str, fix: str):
+    """The parsed YAML of ``path``; an unreadable, non-UTF-8 or malformed file is one line
+    starting with ``name`` (how the user knows the file) and ending with ``fix``."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"{name}: cannot read ({e.strerror or e}); check permissions") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{name}: not UTF-8 text; {fix}") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{name}: not valid YAML ({yaml_problem(e)}); {fix}") from None
+
+
 # ----------------------------------------------------------------------------- this machine
 def check_environment(cfg) -> None:
     """What the merged settings ask of this machine: the accelerator and device count exist, the

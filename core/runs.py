@@ -101,22 +101,14 @@ def new_run_dir(cfg: RunConfig, kind: str = "") -> Path:
 def load_run_config(run_dir: Path) -> RunConfig:
     """The checked ``config.yaml`` of a run folder; a missing, unreadable or malformed one is a
     one-line user error naming it."""
-    from core.flags import yaml_problem
+    from core.flags import read_yaml
 
     path = Path(run_dir) / "config.yaml"
     if not Path(run_dir).is_dir():
         raise UserError(f"{run_dir}: no such run folder; pass a folder made by `core run` (see --out, default runs/)")
     if not path.is_file():
         raise UserError(f"{run_dir}: not a run folder (no config.yaml); pass a folder made by `core run`")
-    hint = "restore it from the run's card.json/report.md or start a new run"
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror or e}); check permissions") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text; {hint}") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({yaml_problem(e)}); {hint}") from None
+    values = read_yaml(path, str(path), "restore it from the run's card.json/report.md or start a new run")
     return RunConfig().update(values or {}, str(path))
 
 

@@ -234,6 +234,19 @@ def assert_fails_cleanly(call, *, seconds: float = 20.0, what: str = ""):
         signal.signal(signal.SIGALRM, previous)
 
 
+def junk_text(valid: bytes):
+    """Hypothesis strategy: ``valid`` text with a few characters inserted (line and cell separators,
+    control characters, quotes, non-ASCII), what a spreadsheet or a careless edit leaves in a CSV."""
+    from hypothesis import strategies as st
+
+    def insert(args):
+        where, text = args
+        return valid[:where] + text.encode("utf-8") + valid[where:]
+
+    alphabet = st.sampled_from(list('\x00\x0b\x0c\x1c\x85\u2028\r\n\t,;"\'é../ \\')) | st.characters()
+    return st.tuples(st.integers(0, len(valid)), st.text(alphabet, min_size=1, max_size=6)).map(insert)
+
+
 def fuzz_examples(default: int = 25) -> int:
     """Examples per fuzz property: ``CORE_FUZZ_EXAMPLES`` (``make fuzz`` sets a long profile), else ``default``."""
     import os

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.testing import assert_fails_cleanly, damaged_bytes, fuzz_examples
+from core.testing import assert_fails_cleanly, damaged_bytes, fuzz_examples, junk_text
 from core_pathology import synthetic
 from core_pathology.datasets import load_files
 from core_pathology.readers import read_slide_labels, read_tiles
@@ -31,17 +31,6 @@ def _load_both_ways(path, what: str) -> None:
 
 def _seed_bytes(path) -> bytes:
     return path.read_bytes()
-
-
-def junk_text(valid: bytes):
-    """Valid text with a few characters inserted (line and cell separators, control characters,
-    quotes, non-ASCII): what a spreadsheet or a careless edit leaves in a CSV."""
-    def insert(args):
-        where, text = args
-        return valid[:where] + text.encode("utf-8") + valid[where:]
-
-    alphabet = st.sampled_from(list('\x00\x0b\x0c\x1c\x85\u2028\r\n\t,;"\'é../ \\')) | st.characters()
-    return st.tuples(st.integers(0, len(valid)), st.text(alphabet, min_size=1, max_size=6)).map(insert)
 
 
 # -- tiles in class folders ------------------------------------------------------------------------

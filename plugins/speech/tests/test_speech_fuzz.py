@@ -12,7 +12,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.testing import assert_fails_cleanly, damaged_bytes, fuzz_examples
+from core.testing import assert_fails_cleanly, damaged_bytes, fuzz_examples, junk_text
 from core_speech import synthetic
 from core_speech.datasets import load_files
 
@@ -54,17 +54,6 @@ def damaged_header(valid: bytes, head: int = 64):
         return valid[:where] + junk + valid[where + len(junk):]
 
     return st.tuples(st.integers(0, head), st.binary(min_size=1, max_size=8)).map(overwrite)
-
-
-def junk_text(valid: bytes):
-    """Valid text with a few characters inserted (line and cell separators, control characters,
-    quotes, non-ASCII): what a spreadsheet or a careless edit leaves in a manifest."""
-    def insert(args):
-        where, text = args
-        return valid[:where] + text.encode("utf-8") + valid[where:]
-
-    alphabet = st.sampled_from(list('\x00\x0b\x0c\x1c\x85\u2028\r\n\t,;"\'é../ \\')) | st.characters()
-    return st.tuples(st.integers(0, len(valid)), st.text(alphabet, min_size=1, max_size=6)).map(insert)
 
 
 def _fuzz_file(victim, corpus, valid: bytes, strategy=None) -> None:
