@@ -27,6 +27,13 @@ class BadRecord(UserError):
         super().__init__(msg)
 
 
+def printable(text) -> str:
+    """``text`` with control and line-separator characters escaped (``\\x0b``), so that a message
+    quoting a damaged file stays one line."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 SKIP_FIX = "fix or remove it, or pass --on-bad-record skip to leave it out"
 
 
@@ -46,7 +53,9 @@ class BadRecords:
         self.failed: list[dict] = []
 
     def bad(self, where: str, reason: str, fix: str = SKIP_FIX, **columns) -> None:
-        """Record ``where`` (file, file:line or id) as unreadable for ``reason``; raises in ``error`` mode."""
+        """Record ``where`` (file, file:line or id) as unreadable for ``reason``; raises in ``error`` mode.
+        Text quoted from a file is escaped (:func:`printable`) so that every message stays one line."""
+        where, reason = printable(where), printable(reason)
         if self.mode == "error":
             raise BadRecord(where, reason, fix)
         self.skipped.append((str(where), reason))

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import SKIP_FIX, BadRecords
+from core.errors import BadRecords
 from core.splits import split_name
 
 
@@ -40,19 +40,8 @@ class Corpus:
     classes: Optional[tuple] = None
 
 
-class Problems(BadRecords):
-    """``--on-bad-record``: raise a BadRecord, or remember (record, reason) in ``skipped``; text
-    quoted from a file is escaped so that every message stays one line."""
-
-    def bad(self, where, reason: str, fix: str = SKIP_FIX, **columns) -> None:
-        super().bad(printable(where), printable(reason), fix, **columns)
-
-
-def printable(text) -> str:
-    """``text`` with control and line-separator characters escaped (``\\x0b``), so that a message
-    quoting a damaged file stays one line."""
-    text = str(text)
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+# on_bad_record: raise a BadRecord, or remember (record, reason) in ``skipped``
+Problems = BadRecords
 
 
 def not_read(problems: Problems, where, reason: str) -> None:

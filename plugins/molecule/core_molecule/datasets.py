@@ -34,20 +34,9 @@ NOT_TARGETS = ID_NAMES + SMILES_NAMES + ("split", "fold", "inchi", "inchikey", "
 MISSING = ("", "nan", "na", "n/a", "none", "null", "?", "-")
 
 
-def printable(text) -> str:
-    """``text`` with control and line-separator characters escaped (``\\x0b``), so that a message
-    quoting a damaged file stays one line."""
-    text = str(text)
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 # -- problems ------------------------------------------------------------------------------------
 class Problems(BadRecords):
     """Bad molecules: the ``failed`` rows keep their id, SMILES, input index and line."""
-
-    def bad(self, where, reason: str, fix: str = SKIP_FIX, **columns) -> None:
-        """Text quoted from a file is escaped so that every message stays one line."""
-        super().bad(printable(where), printable(reason), fix, **columns)
 
     def molecule(self, entry: readers.Entry, reason: str, record_id: str, smiles: str, index: int,
                  fix: str = SKIP_FIX) -> None:

@@ -35,10 +35,6 @@ MISSING = ("", "nan", "na", "n/a", "none", "null", "?")
 class Problems(BadRecords):
     """Bad sequences: the ``failed`` rows keep their id and input index."""
 
-    def bad(self, where, reason: str, fix: str = SKIP_FIX, **columns) -> None:
-        """Text quoted from a file is escaped so that every message stays one line."""
-        super().bad(printable(where), printable(reason), fix, **columns)
-
     def record(self, record: readers.Record, reason: str, index: int, fix: str = SKIP_FIX) -> None:
         self.bad(record.where, reason, fix, id=record.id, input_index=index)
 
@@ -46,13 +42,6 @@ class Problems(BadRecords):
         """A file of the corpus folder that is not read: listed in ``skipped.csv`` in both modes."""
         log.info("%s: %s", where, reason)
         self.skipped.append((where, reason))
-
-
-def printable(text) -> str:
-    """``text`` with control and line-separator characters escaped (``\\x0b``), so that a message
-    quoting a damaged file stays one line."""
-    text = str(text)
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _number(text: str) -> Optional[float]:
