@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 PYTEST_ARGS ?=
 
-.PHONY: install demo test fuzz bench bench-baselines docs clean
+.PHONY: install demo test fuzz bench bench-baselines bench-ucr memory-check docs clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,14 @@ bench: install
 # LFR against the baselines on every plugin's default data (minutes per plugin); rewrites docs/benchmarks.md
 bench-baselines: install
 	$(PY) benchmarks/bench_all.py
+
+# LFR on the open UCR suite (7 public sets, 3 seeds; about 2 h on 2 CPUs, resumable; UCR_ARGS="--sets GunPoint" etc.) beside published anchors; rewrites its section of docs/benchmarks.md
+bench-ucr: install
+	$(PY) benchmarks/ucr_suite.py --write-docs $(UCR_ARGS)
+
+# corpora larger than RAM (issue 14): core prepare peak RSS, streamed core run under RLIMIT_DATA, in-memory path fails, flat N -> 4N (tens of minutes, ~11 GB disk; MEMORY_ARGS="--records 6000 --cap 1.5" etc.)
+memory-check: install
+	nice -n 10 $(PY) benchmarks/memory_check.py --flat 2000 $(MEMORY_ARGS)
 
 # the documentation site (mkdocs + material from the `docs` extra) into site/, warnings = errors
 docs: $(VENV)/.docs-installed

@@ -1,25 +1,40 @@
-"""LFR step cost on the ECG default (ECG5000 pool, TS-TCC CNN, K=6), side by side in one run.
+"""LFR step cost on the ECG default (ECG5000 pool, TS-TCC CNN, K=6) against the FLOP floor and
+the released schedule, side by side in one run, at each embedding size D.
 
-(a) LFR encoder-phase step / supervised step of the same encoder and batch (goal <= 1.5);
-(b) one outer epoch (1 encoder epoch + pred_epochs predictor epochs) of our schedule (cached
-    targets, predictor phase on cached embeddings, stacked heads) vs a loop implementation of
-    the released code's schedule (K separate modules, targets recomputed, encoder re-run in every
-    predictor step) at the same hyperparameters (goal >= 2).
+Per D (default 128 and 2560, the released code's ECG width):
+(a) LFR encoder-phase step / supervised step of the same encoder and batch;
+(b) one outer epoch (1 encoder epoch + pred_epochs predictor epochs) of our schedule, float32
+    and with ``pred_precision=bf16``, vs a loop implementation of the released code's schedule
+    (K separate modules, targets recomputed, encoder re-run in every predictor step);
+(c) each phase's FLOPs (counted by torch.utils.flop_counter) and its time as a fraction of its
+    FLOP floor at this machine's measured fp32 / bf16 matmul peak, plus the optimiser's share and
+    the cost of writing the run's checkpoint.
+Rounds interleave the alternatives (the machine is shared) and medians are reported.
+``--profile`` prints torch.profiler top-op tables of one predictor step; ``--write-docs`` rewrites
+this script's section of docs/benchmarks.md from the measured numbers.
 
-Usage: python benchmarks/lfr_step.py [--repeats 5] [--dim 128] [--batch 128]
-Prints a markdown table; never asserts times.
+Usage: python benchmarks/lfr_step.py [--dims 128,2560] [--repeats 3] [--profile] [--write-docs]
+Never asserts times.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
+import re
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+START, END = "<!-- lfr_step:start -->", "<!-- lfr_step:end -->"
 
-def timed(fn, repeats: int, warmup: int = 2) -> float:
+
+def timed(fn, repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
     times = []
@@ -30,110 +45,342 @@ def timed(fn, repeats: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--k", type=int, default=6)
-    ap.add_argument("--pred-epochs", type=int, default=5)
-    args = ap.parse_args()
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 7) -> float:
+    """Median GFLOP/s of an n×n×n matmul in ``dtype`` (output preallocated)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    out = torch.empty(n, n, dtype=dtype)
+    return 2 * n ** 3 / timed(lambda: torch.mm(a, b, out=out), repeats, warmup=2) / 1e9
 
-    from core.data import ArrayDataset
-    from core.objectives.lfr import build_lfr
-    from core.objectives.reference import released_outer_epoch, unstack_bank, unstack_predictors
-    from core.plugins import get_plugin_manager
-    from core.training import make_loader
 
-    torch.manual_seed(0)
-    pm = get_plugin_manager()
-    recipe = pm.recipe_for_plugin("ecg")
-    data = pm.get("dataset", recipe.dataset).load(None, seed=0, on_bad_record="error", options={})
-    pool: ArrayDataset = data.splits["pretrain"]
-    spec, D, B, K = data.input_spec, args.dim, args.batch, args.k
-    enc_spec, proj_spec = pm.get("encoder", recipe.encoder), pm.get("projector", recipe.projector)
-    x_all = torch.from_numpy(pool.x)
-    params = {"k": K, "pred_epochs": args.pred_epochs}
+def flops(fn) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def new_lfr(seed=0):
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+class TimedStep:
+    """Wraps an optimiser's ``step`` to add up its time."""
+
+    def __init__(self, optimizer):
+        self.seconds, self._step = 0.0, optimizer.step
+        optimizer.step = self
+
+    def __call__(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = self._step(*args, **kwargs)
+        self.seconds += time.perf_counter() - t0
+        return out
+
+
+class Bench:
+    """The ECG default at one D: data, builders and the measured alternatives."""
+
+    def __init__(self, args, dim: int):
+        from core.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+        self.recipe = pm.recipe_for_plugin("ecg")
+        self.data = pm.get("dataset", self.recipe.dataset).load(None, seed=0, on_bad_record="error", options={})
+        self.pool = self.data.splits["pretrain"]
+        self.spec, self.D, self.B, self.K, self.E = self.data.input_spec, dim, args.batch, args.k, args.pred_epochs
+        self.enc_spec, self.proj_spec = pm.get("encoder", self.recipe.encoder), pm.get("projector", self.recipe.projector)
+        self.x = torch.from_numpy(self.pool.x)
+        self.batches = torch.randperm(len(self.pool), generator=torch.Generator().manual_seed(0)).split(self.B)
+
+    def new_lfr(self, precision: str = "32", seed: int = 0):
+        from core.config import RunConfig
+        from core.objectives.lfr import build_lfr
+        from core.training import adam, make_loader
+
         torch.manual_seed(seed)
-        encoder = enc_spec.build(spec, D)
-        lfr = build_lfr(spec, D, params, lambda n, d: proj_spec.build(spec, n, d), sample=x_all[:256])
-        lfr.prepare(encoder, make_loader(pool, 256), "cpu")
-        return encoder, lfr
+        encoder = self.enc_spec.build(self.spec, self.D)
+        params = {"k": self.K, "pred_epochs": self.E, "pred_precision": precision}
+        lfr = build_lfr(self.spec, self.D, params, lambda n, d: self.proj_spec.build(self.spec, n, d),
+                        sample=self.x[:256])
+        lfr.prepare(encoder, make_loader(self.pool, 256), "cpu")
+        cfg = RunConfig()
+        return encoder, lfr, adam(list(encoder.parameters()), cfg), adam(lfr.inner_parameters(), cfg)
 
-    # (a) one encoder-phase step vs one supervised step (same encoder, batch, optimiser)
-    encoder, lfr = new_lfr()
-    xb, idx = x_all[:B], torch.arange(B)
-    yb = torch.from_numpy(data.splits["train"].targets[:B] % len(data.task.class_names)).long()
-    head = nn.Linear(D, len(data.task.class_names))
-    opt_sup = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=3e-4)
-    opt_enc = torch.optim.Adam(encoder.parameters(), lr=3e-4)
-
-    def supervised_step():
-        loss = nn.functional.cross_entropy(head(encoder(xb)), yb)
-        opt_sup.zero_grad()
-        loss.backward()
-        opt_sup.step()
-
-    def lfr_step():
-        loss = lfr.encoder_loss(encoder(xb), xb, idx)
-        opt_enc.zero_grad()
-        loss.backward()
-        opt_enc.step()
-
-    sup, step = [], []
-    for _ in range(3):  # interleave to share the machine's noise
-        sup.append(timed(supervised_step, args.repeats))
-        step.append(timed(lfr_step, args.repeats))
-    t_sup, t_lfr = statistics.median(sup), statistics.median(step)
-
-    # (b) one outer epoch: ours vs the released loop schedule
-    def ours_epoch():
-        enc, obj = state["ours"]
-        opt_e, opt_p = state["ours_opt"]
+    # -- our schedule, phase by phase -------------------------------------------------
+    def encoder_phase(self, state) -> None:
+        enc, lfr, opt_e, _ = state
         enc.train()
-        g = torch.Generator().manual_seed(0)
-        for batch in torch.randperm(len(pool), generator=g).split(B):
-            loss = obj.encoder_loss(enc(x_all[batch]), None, batch)
+        for batch in self.batches:
+            loss = lfr.encoder_loss(enc(self.x[batch]), None, batch)
             opt_e.zero_grad()
             loss.backward()
             opt_e.step()
+
+    def embed(self, state) -> torch.Tensor:
+        enc = state[0]
         enc.eval()
         with torch.no_grad():
-            z = torch.cat([enc(c) for c in x_all.split(256)])
+            z = torch.cat([enc(c) for c in self.x.split(256)])
         enc.train()
-        obj.inner_phase(z, torch.arange(len(pool)), opt_p, B, g)
+        return z
 
-    def released_epoch():
-        enc, projectors, predictors, opt_e, opt_p = state["released"]
-        g = torch.Generator().manual_seed(0)
-        batches = [x_all[b] for b in torch.randperm(len(pool), generator=g).split(B)]
-        released_outer_epoch(enc, projectors, predictors, batches, opt_e, opt_p, pred_epochs=args.pred_epochs)
+    def predictor_phase(self, state, z) -> None:
+        _, lfr, _, opt_p = state
+        lfr.inner_phase(z, torch.arange(len(self.pool)), opt_p, self.B, torch.Generator().manual_seed(0))
 
-    encoder, lfr = new_lfr()
-    state = {"ours": (encoder, lfr),
-             "ours_opt": (torch.optim.Adam(encoder.parameters(), lr=3e-4),
-                          torch.optim.Adam(lfr.predictors.parameters(), lr=3e-4))}
-    enc2, lfr2 = new_lfr()
-    projectors, predictors = unstack_bank(lfr2.bank), unstack_predictors(lfr2.predictors)
-    state["released"] = (enc2, projectors, predictors, torch.optim.Adam(enc2.parameters(), lr=3e-4),
-                         torch.optim.Adam(predictors.parameters(), lr=3e-4))
-    ours_t, rel_t = [], []
-    for _ in range(2):
-        ours_t.append(timed(ours_epoch, max(1, args.repeats // 2), warmup=1))
-        rel_t.append(timed(released_epoch, max(1, args.repeats // 2), warmup=1))
-    t_ours, t_rel = statistics.median(ours_t), statistics.median(rel_t)
+    def outer_epoch(self, state) -> dict:
+        """One outer epoch of ours; seconds per part."""
+        t0 = time.perf_counter()
+        self.encoder_phase(state)
+        t1 = time.perf_counter()
+        z = self.embed(state)
+        t2 = time.perf_counter()
+        self.predictor_phase(state, z)
+        t3 = time.perf_counter()
+        return {"encoder": t1 - t0, "embed": t2 - t1, "predictor": t3 - t2, "epoch": t3 - t0}
 
-    print(f"ECG default: encoder {recipe.encoder}, D={D}, K={K}, d={lfr.predictors.out_dim if hasattr(lfr.predictors, 'out_dim') else D}, "
-          f"B={B}, pool={len(pool)}, pred_epochs={args.pred_epochs}, torch threads={torch.get_num_threads()}")
-    print()
-    print("| measurement | time (ms) | ratio | goal |")
-    print("|---|---:|---:|---|")
-    print(f"| supervised step (CE, same encoder) | {t_sup*1e3:.2f} | 1.00 | |")
-    print(f"| LFR encoder-phase step | {t_lfr*1e3:.2f} | {t_lfr/t_sup:.2f} | (a) <= 1.5 |")
-    print(f"| released loop outer epoch | {t_rel*1e3:.1f} | 1.00 | |")
-    print(f"| our outer epoch (cached targets + cached embeddings) | {t_ours*1e3:.1f} | {t_rel/t_ours:.2f}x faster | (b) >= 2 |")
+    # -- the released schedule ----------------------------------------------------------
+    def new_released(self):
+        from core.objectives.reference import unstack_bank, unstack_predictors
+
+        enc, lfr, _, _ = self.new_lfr()
+        predictors = unstack_predictors(lfr.predictors)
+        return (enc, unstack_bank(lfr.bank), predictors, torch.optim.Adam(enc.parameters(), lr=3e-4),
+                torch.optim.Adam(predictors.parameters(), lr=3e-4))
+
+    def released_epoch(self, state) -> None:
+        from core.objectives.reference import released_outer_epoch
+
+        enc, projectors, predictors, opt_e, opt_p = state
+        released_outer_epoch(enc, projectors, predictors, [self.x[b] for b in self.batches], opt_e, opt_p,
+                             pred_epochs=self.E)
+
+    # -- FLOPs --------------------------------------------------------------------------
+    def phase_flops(self, state) -> dict:
+        """FLOPs of one outer epoch's phases (all ops) and of their predictor-head GEMMs."""
+        enc, lfr, _, _ = state
+        snapshot = {k: v.clone() for k, v in lfr.predictors.state_dict().items()}
+        enc_state = {k: v.clone() for k, v in enc.state_dict().items()}
+
+        def enc_phase():
+            for batch in self.batches:
+                lfr.encoder_loss(enc(self.x[batch]), None, batch).backward()
+
+        out = {"encoder": flops(enc_phase)}
+        z = self.embed(state)
+        out["embed"] = flops(lambda: self.embed(state))
+        opt = torch.optim.SGD(lfr.inner_parameters(), lr=0.0)
+        out["predictor"] = flops(lambda: lfr.inner_phase(z, torch.arange(len(self.pool)), opt, self.B,
+                                                         torch.Generator().manual_seed(0)))
+        lfr.predictors.load_state_dict(snapshot)
+        enc.load_state_dict(enc_state)
+        enc.zero_grad(set_to_none=True)
+        head = 2 * lfr.predictors.weight0.numel() * len(self.pool)  # one (N, D) x (D, K·H) pass
+        out["encoder_heads"], out["predictor_heads"] = 2 * head, 2 * head * self.E  # fwd+dgrad / fwd+wgrad
+        return out
+
+    def supervised_vs_lfr_step(self, repeats: int) -> tuple:
+        enc, lfr, opt_enc, _ = self.new_lfr()
+        xb, idx = self.x[: self.B], torch.arange(self.B)
+        classes = len(self.data.task.class_names)
+        yb = torch.as_tensor(self.data.splits["train"].targets[: self.B] % classes).long()
+        head = nn.Linear(self.D, classes)
+        opt_sup = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=3e-4, fused=True)
+
+        def supervised_step():
+            loss = nn.functional.cross_entropy(head(enc(xb)), yb)
+            opt_sup.zero_grad()
+            loss.backward()
+            opt_sup.step()
+
+        def lfr_step():
+            loss = lfr.encoder_loss(enc(xb), xb, idx)
+            opt_enc.zero_grad()
+            loss.backward()
+            opt_enc.step()
+
+        sup, step = [], []
+        for _ in range(3):
+            sup.append(timed(supervised_step, repeats))
+            step.append(timed(lfr_step, repeats))
+        return statistics.median(sup), statistics.median(step)
+
+    def checkpoint_seconds(self, state) -> tuple:
+        """Seconds and bytes to write what ``last.ckpt`` holds (weights and both optimisers' state)."""
+        enc, lfr, opt_e, opt_p = state
+        ckpt = {"state_dict": {**{f"encoder.{k}": v for k, v in enc.state_dict().items()},
+                               **{f"objective.{k}": v for k, v in lfr.state_dict().items()}},
+                "optimizer_states": [opt_e.state_dict(), opt_p.state_dict()]}
+        with tempfile.TemporaryDirectory() as folder:
+            path, tmp = Path(folder) / "last.ckpt", Path(folder) / ".last.ckpt.tmp"
+
+            def write():
+                torch.save(ckpt, tmp)
+                os.replace(tmp, path)
+
+            seconds = timed(write, 3)
+            return seconds, path.stat().st_size
+
+
+def measure(args, dim: int, peaks: dict) -> dict:
+    bench = Bench(args, dim)
+    res = {"D": dim, "pool": len(bench.pool)}
+    res["t_sup"], res["t_step"] = bench.supervised_vs_lfr_step(args.repeats)
+    ours = {p: bench.new_lfr(p) for p in ("32", "bf16")}
+    timers = {p: TimedStep(ours[p][3]) for p in ours}
+    enc_timers = {p: TimedStep(ours[p][2]) for p in ours}
+    released = bench.new_released()
+    parts = {p: [] for p in ours}
+    optimiser = {p: [] for p in ours}
+    rel = []
+    for p in ours:  # warm up
+        bench.outer_epoch(ours[p])
+    bench.released_epoch(released)
+    for _ in range(args.repeats):  # interleaved rounds
+        for p in ours:
+            timers[p].seconds = enc_timers[p].seconds = 0.0
+            parts[p].append(bench.outer_epoch(ours[p]))
+            optimiser[p].append(timers[p].seconds + enc_timers[p].seconds)
+        t0 = time.perf_counter()
+        bench.released_epoch(released)
+        rel.append(time.perf_counter() - t0)
+    res["released"] = statistics.median(rel)
+    for p in ours:
+        res[p] = {k: statistics.median(r[k] for r in parts[p]) for k in parts[p][0]}
+        res[p]["optimiser"] = statistics.median(optimiser[p])
+    res["flops"] = bench.phase_flops(ours["32"])
+    res["ckpt_s"], res["ckpt_bytes"] = bench.checkpoint_seconds(ours["32"])
+    if args.profile:
+        res["profiles"] = {p: profile_step(bench, ours[p]) for p in ours}
+    res["encoder"] = bench.recipe.encoder
+    return res
+
+
+def profile_step(bench: Bench, state) -> str:
+    """torch.profiler top ops (self CPU time) of one predictor epoch."""
+    from torch.profiler import ProfilerActivity, profile
+
+    z = bench.embed(state)
+    _, lfr, _, opt_p = state
+    cfg = lfr.config
+    object.__setattr__(cfg, "pred_epochs", 1)
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            bench.predictor_phase(state, z)
+    finally:
+        object.__setattr__(cfg, "pred_epochs", bench.E)
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10)
+
+
+def floor_fraction(res: dict, part: str, precision: str, peaks: dict) -> float:
+    """FLOP floor / measured time of a phase: head GEMM FLOPs at the precision's peak, the rest at fp32's."""
+    f = res["flops"]
+    heads = f[f"{part}_heads"]
+    peak = peaks["bf16"] if precision == "bf16" else peaks["32"]
+    floor = heads / (peak * 1e9) + (f[part] - heads) / (peaks["32"] * 1e9)
+    return floor / res[precision][part]
+
+
+def report(results: list, peaks: dict, args, threads: int) -> str:
+    lines = []
+    r0 = results[0]
+    lines.append(f"ECG default: ECG5000 pretrain pool ({r0['pool']} beats × 140 samples), `{r0['encoder']}` encoder, "
+                 f"K = {args.k} random Conv1d projectors (d = D), 1-layer predictors, batch {args.batch}, "
+                 f"`pred_epochs` = {args.pred_epochs}, fused Adam. {os.cpu_count()} CPU cores (torch threads = "
+                 f"{threads}), {datetime.date.today().isoformat()}; medians of {args.repeats} interleaved rounds.")
+    lines.append("")
+    lines.append(f"Measured matmul peak (2048³, this run): **fp32 {peaks['32']:.0f} GFLOP/s, "
+                 f"bf16 {peaks['bf16']:.0f} GFLOP/s**.")
+    lines.append("")
+    lines.append("| D | supervised step (ms) | LFR encoder-phase step (ms) | ratio (goal ≤ 1.5) |")
+    lines.append("|---:|---:|---:|---:|")
+    for r in results:
+        lines.append(f"| {r['D']} | {r['t_sup']*1e3:.1f} | {r['t_step']*1e3:.1f} | {r['t_step']/r['t_sup']:.2f} |")
+    lines.append("")
+    lines.append("Outer epoch (1 encoder epoch + embedding the pool + predictor epochs), ours vs the loop "
+                 "implementation of the released schedule, measured side by side:")
+    lines.append("")
+    lines.append("| D | released loop (s) | ours fp32 (s) | speed-up fp32 (goal ≥ 2) | ours bf16 (s) | "
+                 "speed-up bf16 | bf16 vs fp32 (goal ≥ 2) |")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        a, b = r["32"]["epoch"], r["bf16"]["epoch"]
+        lines.append(f"| {r['D']} | {r['released']:.2f} | {a:.2f} | {r['released']/a:.2f}× | {b:.2f} | "
+                     f"{r['released']/b:.2f}× | {a/b:.2f}× |")
+    lines.append("")
+    lines.append("Where an outer epoch of ours goes: each phase's FLOPs (all ops, counted by "
+                 "`torch.utils.flop_counter`), time, and FLOP floor / time (head GEMMs at the precision's "
+                 "peak, the rest at fp32's); the optimiser steps (both phases) and one `last.ckpt` write:")
+    lines.append("")
+    lines.append("| D | precision | phase | GFLOP | time (s) | % of floor |")
+    lines.append("|---:|---|---|---:|---:|---:|")
+    for r in results:
+        for p in ("32", "bf16"):
+            for part in ("encoder", "embed", "predictor"):
+                frac = floor_fraction(r, part, p, peaks) if part != "embed" else (
+                    r["flops"]["embed"] / (peaks["32"] * 1e9)) / r[p]["embed"]
+                lines.append(f"| {r['D']} | {'fp32' if p == '32' else 'bf16'} | {part} | "
+                             f"{r['flops'][part]/1e9:.2f} | {r[p][part]:.3f} | {100*frac:.0f} % |")
+            lines.append(f"| {r['D']} | {'fp32' if p == '32' else 'bf16'} | optimiser steps (in the above) | | "
+                         f"{r[p]['optimiser']:.3f} | |")
+    lines.append("")
+    lines.append("| D | checkpoint size (MB) | one write (s) | share of an fp32 outer epoch if written every epoch |")
+    lines.append("|---:|---:|---:|---:|")
+    for r in results:
+        lines.append(f"| {r['D']} | {r['ckpt_bytes']/1e6:.0f} | {r['ckpt_s']:.2f} | "
+                     f"{100*r['ckpt_s']/(r['32']['epoch']+r['ckpt_s']):.0f} % |")
+    return "\n".join(lines)
+
+
+def write_docs(table: str, command: str) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    body = (f"{START}\n## LFR step cost (`benchmarks/lfr_step.py`)\n\n"
+            f"Written by `{command}` from its measurements (never typed by hand); rerun it to refresh.\n\n"
+            f"{table}\n\n{NOTES}\n{END}")
+    if START in text and END in text:
+        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: body, text, flags=re.S)
+    else:
+        old = re.search(r"## LFR step cost \(`benchmarks/lfr_step.py`\).*?(?=\n## )", text, flags=re.S)
+        text = text.replace(old.group(0), body + "\n") if old else text.rstrip() + "\n\n" + body + "\n"
+    DOCS.write_text(text, encoding="utf-8")
+
+
+NOTES = """How our schedule differs from the released one: targets are cached once (the released code
+recomputes the K projectors every batch), the predictor epochs run on embeddings computed once
+per outer epoch (the released code re-runs the encoder forward and backward in every predictor
+step), and the K heads are one stacked GEMM. A predictor step writes the first-layer weight
+gradient by one GEMM into a buffer allocated once (`core/objectives/predictor_step.py`; autograd
+would map and unmap a fresh weight-sized tensor every step) and Adam is torch's fused kernel
+(`core.training.adam`). `pred_precision=bf16` runs the heads' GEMMs in bfloat16 on a cached copy
+of the float32 weights (AVX512-BF16/AMX CPUs, GPUs); the loss and Adam stay float32. `last.ckpt`
+is written every `--checkpoint-minutes` (default 5) and after the last epoch."""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dims", default="128,2560", help="comma-separated embedding sizes")
+    ap.add_argument("--dim", type=int, help="one embedding size (overrides --dims)")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--k", type=int, default=6)
+    ap.add_argument("--pred-epochs", type=int, default=5)
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler top ops of a predictor epoch")
+    ap.add_argument("--write-docs", action="store_true", help=f"rewrite this script's section of {DOCS.name}")
+    args = ap.parse_args()
+    dims = [args.dim] if args.dim else [int(d) for d in args.dims.split(",")]
+    peaks = {"32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    results = []
+    for dim in dims:
+        results.append(measure(args, dim, peaks))
+        print(f"D={dim} done", flush=True)
+    peaks = {"32": max(peaks["32"], matmul_peak(torch.float32)),  # again: the load may have changed
+             "bf16": max(peaks["bf16"], matmul_peak(torch.bfloat16))}
+    table = report(results, peaks, args, torch.get_num_threads())
+    print(table)
+    for r in results:
+        for p, text in r.get("profiles", {}).items():
+            print(f"\ntorch.profiler, one predictor epoch, D={r['D']}, pred_precision={p}:\n{text}")
+    if args.write_docs:
+        command = "python benchmarks/lfr_step.py --write-docs" + (f" --dims {args.dims}" if not args.dim else "")
+        write_docs(table, command)
+        print(f"wrote {DOCS}")
 
 
 if __name__ == "__main__":

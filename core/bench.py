@@ -16,9 +16,11 @@ split equally over objectives × seeds and each training stops when its share is
 time is not counted.
 
 A failing objective is recorded (error in its folder, ``failed`` in the table) and the bench
-goes on. Outputs in the bench folder: ``bench.md`` (table, summary, bar plot), ``bench.json``,
+goes on. A bench that stops (its data refused while probing the floors, Ctrl-C, a report that
+cannot be written) leaves no folder that looks like a result: it is removed when nothing was
+trained yet, else marked ``FAILED`` with the reason (:mod:`core.run_status`). Outputs in the bench folder: ``bench.md`` (table, summary, bar plot), ``bench.json``,
 ``bench.png``, ``config.yaml``, ``floors/seed-<s>.json`` and ``<objective>/seed-<s>/`` run
-folders (encoder, card, metrics, logs; ``error.txt`` on failure). Tables and plots are written by
+folders (encoder, card, metrics, logs; ``error.txt`` and ``FAILED`` on failure). Tables and plots are written by
 :mod:`core.bench_report`; the ``core bench`` command is registered by :mod:`core.commands`.
 """
 from __future__ import annotations
@@ -146,7 +148,7 @@ def run_bench(pm: PluginManager, cfg: RunConfig, run_dir: Optional[Path] = None,
               overrides: Optional[dict] = None, echo: Callable[[str], None] = print) -> dict:
     """Run the bench into ``run_dir`` (default: a new ``<out>/<stamp>-bench-<plugin>-<dataset>``,
     made once the settings are checked); returns the content of ``bench.json``."""
-    from core import runs
+    from core import run_status, runs
 
     started = time.perf_counter()
     seeds = int(seeds)
@@ -158,13 +160,29 @@ def run_bench(pm: PluginManager, cfg: RunConfig, run_dir: Optional[Path] = None,
     first = runs.load_dataset(pm, cfg, seed_list[0])
     names, notes = choose_objectives(pm, objectives, first.input_spec)
     params = objective_params(pm, cfg, names, dict(overrides or {}))
-    budget = {"mode": "epochs", "epochs": int(cfg.epochs)}
+    budget = ({"mode": "steps", "steps": int(cfg.steps), "epoch_cap": int(cfg.max_epochs)} if cfg.steps is not None
+              else {"mode": "epochs", "epochs": int(cfg.epochs)})
     if budget_minutes is not None:
         per_run = float(budget_minutes) / (len(names) * seeds)
         budget = {"mode": "wall time", "minutes_total": float(budget_minutes), "minutes_per_run": per_run,
                   "epoch_cap": int(cfg.epochs)}
+    created = run_dir is None or not Path(run_dir).exists()
     run_dir = Path(run_dir) if run_dir is not None else new_bench_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
+    before = run_status.training_outputs(run_dir)
+    try:
+        return _bench(pm, cfg, run_dir, first, names, notes, params, seed_list, budget, started, echo)
+    except BaseException as e:  # no folder that looks like a bench: removed if nothing trained, else FAILED
+        run_status.settle_failure(run_dir, e, created=created, before=before)
+        raise
+
+
+def _bench(pm: PluginManager, cfg: RunConfig, run_dir: Path, first, names: list, notes: list, params: dict,
+           seed_list: list, budget: dict, started: float, echo: Callable[[str], None]) -> dict:
+    """The bench itself, in the folder :func:`run_bench` made."""
+    from core import run_status, runs
+
+    seeds = len(seed_list)
     settings = {**cfg.to_dict(), "objectives": names, "objective_params_by_objective": params,
                 "seeds": seed_list, "budget": budget}
     settings.pop("objective"), settings.pop("objective_params")
@@ -175,8 +193,8 @@ def run_bench(pm: PluginManager, cfg: RunConfig, run_dir: Optional[Path] = None,
     rows = {n: Row(n, uses_labels=pm.get("objective", n).needs_labels) for n in names}
     floors = {key: Row(label, kind="floor") for key, label in FLOORS}
     echo(f"bench {cfg.dataset} with {cfg.encoder}: {', '.join(names)} + floors; seeds {seed_list}; "
-         + (f"{cfg.epochs} epochs each" if budget["mode"] == "epochs"
-            else f"{budget['minutes_per_run']:.2f} min of training each"))
+         + {"epochs": lambda: f"{cfg.epochs} epochs each", "steps": lambda: f"{cfg.steps} encoder steps each",
+            "wall time": lambda: f"{budget['minutes_per_run']:.2f} min of training each"}[budget["mode"]]())
     for note in notes:
         echo(f"note: {note}")
     for seed in seed_list:  # floors: once per seed, same seeded init as every objective's encoder
@@ -200,6 +218,7 @@ def run_bench(pm: PluginManager, cfg: RunConfig, run_dir: Optional[Path] = None,
                 row.errors[seed] = _one_line(e)
                 seed_dir.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(seed_dir / "error.txt", traceback.format_exc())
+                run_status.mark_failed(seed_dir, run_status.reason_of(e))  # never mistaken for a result
                 echo(f"[{done}/{total}] {name} seed {seed}: FAILED: {row.errors[seed]}")
                 continue
             row.per_seed[seed] = out["results"][runs.PRETRAINED]
@@ -230,7 +249,7 @@ def _objective_config(cfg: RunConfig, name: str, params: dict, budget: dict) -> 
     run_cfg.seeds, run_cfg.devices, run_cfg.strategy, run_cfg.num_nodes = 1, 1, "auto", 1
     if budget["mode"] == "wall time":
         run_cfg.max_minutes = budget["minutes_per_run"]
-        run_cfg.epochs = budget["epoch_cap"]
+        run_cfg.epochs, run_cfg.steps = budget["epoch_cap"], None
     return run_cfg
 
 

@@ -108,6 +108,10 @@ def budget_text(result: dict) -> str:
     if b["mode"] == "epochs":
         return (f"equal epochs: every objective trains {b['epochs']} epochs ({common}); LFR's predictor "
                 f"epochs on cached embeddings come with each of its epochs")
+    if b["mode"] == "steps":
+        return (f"equal steps: every objective trains {b['steps']} encoder optimiser steps, in whole epochs "
+                f"(at most {b['epoch_cap']}; {common}); LFR's predictor epochs on cached embeddings come with "
+                f"each of its epochs")
     return (f"equal wall time: {b['minutes_per_run']:.2f} min of training per objective and seed "
             f"({b['minutes_total']:g} min in all; at most {b['epoch_cap']} epochs; {common})")
 

@@ -43,12 +43,21 @@ def _add_run(sub) -> None:
     p.add_argument("--dataset"), p.add_argument("--encoder"), p.add_argument("--projector")
     p.add_argument("--objective")
     p.add_argument("--data", help="your own corpus (file or folder) read by the plugin's readers")
+    p.add_argument("--pretrain-data", metavar="PATH",
+                   help="an unlabelled corpus to pretrain on (same readers as --data, labels not needed)")
+    p.add_argument("--pretrain-pool", choices=("both", "unlabelled"),
+                   help="with --pretrain-data: also pretrain on the labelled train+val inputs (both, the "
+                        "default) or only on the unlabelled corpus")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="dataset reader option, repeatable")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="objective parameter, e.g. k=8, repeatable")
     p.add_argument("--loss-impl", choices=("auto", "torch", "triton"),
                    help="LFR loss implementation: auto (fused Triton kernel on CUDA, else torch), torch, triton "
                         "(= --set loss_impl=...)")
-    p.add_argument("--epochs", help="training epochs, >= 1"), p.add_argument("--batch-size", help=">= 1")
+    p.add_argument("--epochs", help="training epochs, >= 1 (overrides a recipe's --steps budget)")
+    p.add_argument("--steps", help="training budget in encoder optimiser steps, >= 1: epochs = ceil(steps / "
+                                   "steps per epoch), at most --max-epochs")
+    p.add_argument("--max-epochs", help="cap on the epochs derived from --steps (default 1000)")
+    p.add_argument("--batch-size", help=">= 1")
     p.add_argument("--lr", help="learning rate, > 0"), p.add_argument("--dim", help="embedding width, >= 1")
     p.add_argument("--seed", help="first seed, >= 0"), p.add_argument("--seeds", help="repeat over N seeds, mean ± std")
     p.add_argument("--devices", help="number of devices or 'auto'")
@@ -62,6 +71,10 @@ def _add_run(sub) -> None:
     p.add_argument("--config", help="YAML file of settings (config.yaml of a run works)")
     p.add_argument("--out", help="parent folder of run folders (default runs/)")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder")
+    p.add_argument("--checkpoint-minutes", metavar="M",
+                   help="write RUN/last.ckpt at the first epoch end M minutes after the last write (default 5; "
+                        "0: every epoch); always after the last epoch")
+    p.add_argument("--checkpoint-epochs", metavar="N", help="also write RUN/last.ckpt every N epochs")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run, takes_reader_flags=True, uses_lightning=True)
 
@@ -76,8 +89,12 @@ def cmd_run(args) -> int:
     inherited = os.environ.get("CORE_RUN_DIR")  # set: a DDP rank re-launched into the run's folder
     if args.resume:
         run_dir = Path(args.resume)
+        _check_resume_flags(args, run_dir)
         cfg = runs.load_run_config(run_dir)
-        cfg.update({"epochs": args.epochs}, COMMAND_LINE)
+        cfg.update({"epochs": args.epochs, "steps": args.steps, "progress": False if args.no_progress else None},
+                   COMMAND_LINE)
+        if args.epochs is not None and args.steps is None:
+            cfg.steps = None  # --epochs N: train to N epochs, whatever the run's step budget was
         check_accelerator(cfg.accelerator, cfg.devices)
         reason = failure(run_dir)
         if reason and not inherited:
@@ -86,11 +103,14 @@ def cmd_run(args) -> int:
     file_values = _config_file(Path(args.config)) if args.config else {}
     cli_values = {
         "dataset": args.dataset, "encoder": args.encoder, "projector": args.projector,
-        "objective": args.objective, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
+        "objective": args.objective, "data": args.data, "pretrain_data": args.pretrain_data,
+        "pretrain_pool": args.pretrain_pool, "epochs": args.epochs, "steps": args.steps,
+        "max_epochs": args.max_epochs, "batch_size": args.batch_size,
         "lr": args.lr, "dim": args.dim, "seed": args.seed, "seeds": args.seeds, "devices": args.devices,
         "accelerator": args.accelerator, "strategy": args.strategy, "num_nodes": args.num_nodes,
         "precision": args.precision, "compile": args.compile, "num_workers": args.num_workers,
-        "on_bad_record": args.on_bad_record, "out": args.out,
+        "on_bad_record": args.on_bad_record, "out": args.out, "checkpoint_minutes": args.checkpoint_minutes,
+        "checkpoint_epochs": args.checkpoint_epochs,
         "data_options": {**args.reader_flags, **key_values(args.option, "--option")},
         "objective_params": key_values(args.set, "--set"),
     }
@@ -106,6 +126,27 @@ def cmd_run(args) -> int:
         return _finish(runs.execute(pm, cfg, run_dir, owner=not inherited), run_dir, cfg)
     finally:
         os.environ.pop("CORE_RUN_DIR", None)
+
+
+RESUME_FLAGS = ("resume", "epochs", "steps", "no_progress")  # what `core run --resume` takes
+NOT_FLAGS = ("command", "func", "takes_reader_flags", "uses_lightning", "debug", "reader_flags")
+
+
+def _check_resume_flags(args, run_dir: Path) -> None:
+    """``--resume`` continues a run with the settings of its ``config.yaml``: a flag that would
+    change them (``--lr``, ``--data``, a reader flag, ...) is refused in one line naming them."""
+    given = [_flag(k) for k, v in vars(args).items() if k not in RESUME_FLAGS + NOT_FLAGS and v is not None
+             and v is not False]
+    given += [_flag(k) for k in getattr(args, "reader_flags", {})]
+    if given:
+        allowed = ", ".join(_flag(k) for k in RESUME_FLAGS[1:])
+        raise UserError(f"--resume {run_dir}: {', '.join(given)} cannot be changed when resuming (the run keeps "
+                        f"the settings of its config.yaml; only {allowed} apply); to change them start a new run, "
+                        f"e.g. core run --config {run_dir / 'config.yaml'} {given[0]} ...")
+
+
+def _flag(key: str) -> str:
+    return f"--{key.replace('_', '-')}"
 
 
 def _config_file(path: Path) -> dict:
@@ -128,12 +169,7 @@ def _config_file(path: Path) -> dict:
 def _finish(metrics: Optional[dict], run_dir: Path, cfg) -> int:
     if metrics is None:
         return 0
-    from core.runs import for_display
-    from core.tables import format_console_table
-
-    results = {m: {k: (v["mean"], v["std"]) for k, v in r.items()} for m, r in metrics["summary"].items()}
-    results = for_display(results, len(metrics["seeds"]))
-    print(format_console_table(results, metrics["primary_metric"]))
+    _print_table(metrics)
     print(f"run folder: {run_dir}  (report.md, encoder.safetensors, metrics.json)")
     return 0
 
@@ -169,6 +205,14 @@ def cmd_evaluate(args) -> int:
     from core.plugins import get_plugin_manager
     from core.tables import format_console_table
 
+    options = {**getattr(args, "reader_flags", {}), **key_values(args.option, "--option")}
+    if args.data is None:
+        for flag, given in (("--dataset", args.dataset), ("--option/reader flags", options),
+                            ("--on-bad-record", args.on_bad_record)):
+            if given:
+                raise UserError(f"{flag} applies to --data; pass --data PATH to probe another corpus, or drop {flag}")
+    else:
+        return _evaluate_transfer(args, options)
     pm = get_plugin_manager()
     run_dir = Path(args.run)
     cfg = runs.load_run_config(run_dir)
@@ -179,6 +223,25 @@ def cmd_evaluate(args) -> int:
 
     atomic_write_json(run_dir / "evaluate.json", {"seed": card["seed"], "metrics": metrics})
     print(format_console_table({"pretrained encoder": summarize([metrics])}, data.task.primary_metric))
+    return 0
+
+
+def _print_table(metrics: dict) -> None:
+    """The console table of an aggregated ``metrics.json`` (mean ± std over seeds)."""
+    from core.runs import for_display
+    from core.tables import format_console_table
+
+    results = {m: {k: (v["mean"], v["std"]) for k, v in r.items()} for m, r in metrics["summary"].items()}
+    print(format_console_table(for_display(results, len(metrics["seeds"])), metrics["primary_metric"]))
+
+
+def _evaluate_transfer(args, options: dict) -> int:
+    from core.transfer import evaluate_transfer
+
+    folder, metrics = evaluate_transfer(Path(args.run), args.data, options, args.dataset, args.on_bad_record,
+                                        False if args.no_progress else None)
+    _print_table(metrics)
+    print(f"transfer folder: {folder}  (report.md, metrics.json)")
     return 0
 
 
@@ -215,9 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered names of one kind")
     p.add_argument("kind", choices=KINDS + tuple(k.rstrip("s") for k in KINDS))
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("evaluate", help="re-run the probes of a finished run")
+    p = sub.add_parser("evaluate", help="re-run the probes of a finished run, or probe its encoder on another "
+                                        "labelled corpus (--data)")
     p.add_argument("run")
-    p.set_defaults(func=cmd_evaluate, uses_lightning=True)
+    p.add_argument("--data", help="a labelled corpus to probe the run's encoders on (transfer), with both floors; "
+                                  "results go to RUN/transfer/<time>-<name>/")
+    p.add_argument("--dataset", help="the dataset that reads --data (default: the run's reader for files)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option for --data, repeatable")
+    p.add_argument("--on-bad-record", choices=("error", "skip"))
+    p.add_argument("--no-progress", action="store_true", help="no progress bar while embedding")
+    p.set_defaults(func=cmd_evaluate, takes_reader_flags=True, uses_lightning=True)
     p = sub.add_parser("embed", help="embed a corpus with a run's encoder")
     p.add_argument("run"), p.add_argument("--data", required=True), p.add_argument("--out", required=True)
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
@@ -259,6 +329,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; resume with `core run --resume RUN_FOLDER`", file=sys.stderr)
         return 130
+    except MemoryError:
+        if debug:
+            raise
+        print("error: out of memory; a corpus larger than RAM is written once as shards with `core prepare "
+              "--plugin P --data RAW --out SHARDS` and then read from disk with --data/--pretrain-data SHARDS "
+              "(lower --batch-size too)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,10 @@
-"""Core's commands beyond the run workflow: ``core bench``, ``core check``, ``core new-plugin``.
+"""Core's commands beyond the run workflow: ``core bench``, ``core check``, ``core new-plugin``,
+``core prepare``.
 
 A built-in plugin (registered through :data:`core.plugins.DEFAULT_PLUGINS`, tox's internal
 commands as plugins) that adds them through the same ``core_cli`` hook as a plugin's commands,
 so :mod:`core.cli` imports none of the modules behind them. Parsers only: each ``cmd_*``
-delegates (:mod:`core.bench`, :mod:`core.contract`, :mod:`core.scaffold`), importing them
+delegates (:mod:`core.bench`, :mod:`core.contract`, :mod:`core.scaffold`, :mod:`core.prepare`), importing them
 when the command runs or registers.
 """
 from __future__ import annotations
@@ -14,12 +15,13 @@ from core.options import key_values
 
 @hookimpl
 def core_cli(subparsers):
-    """``core new-plugin``, ``core check`` and ``core bench``, in this order."""
-    from core import contract, scaffold
+    """``core new-plugin``, ``core check``, ``core bench`` and ``core prepare``, in this order."""
+    from core import contract, prepare, scaffold
 
     scaffold.add_parser(subparsers)
     contract.add_parser(subparsers)
     add_bench_parser(subparsers)
+    prepare.add_parser(subparsers)
 
 
 # ----------------------------------------------------------------------------- core bench
@@ -37,7 +39,8 @@ def add_bench_parser(sub) -> None:
                                         "simclr,simsiam,supervised; SimCLR/SimSiam where augmentations exist)")
     p.add_argument("--seeds", default=3, help="seeds per objective, mean ± std (default 3)")
     p.add_argument("--seed", help="first seed (default 0)")
-    p.add_argument("--epochs", help="epochs per objective (default: the recipe's)")
+    p.add_argument("--epochs", help="epochs per objective (default: the recipe's budget)")
+    p.add_argument("--steps", help="encoder optimiser steps per objective (default: the recipe's budget)")
     p.add_argument("--budget-minutes", metavar="M",
                    help="equal wall time instead of equal epochs: M minutes of training split equally "
                         "over objectives x seeds (--epochs then caps each)")
@@ -64,7 +67,7 @@ def cmd_bench(args) -> int:
     pm = get_plugin_manager()
     cli_values = {
         "dataset": args.dataset, "encoder": args.encoder, "projector": args.projector, "data": args.data,
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "dim": args.dim, "seed": args.seed,
+        "epochs": args.epochs, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "dim": args.dim, "seed": args.seed,
         "accelerator": args.accelerator, "precision": args.precision, "num_workers": args.num_workers,
         "on_bad_record": args.on_bad_record, "out": args.out, "progress": bool(args.progress),
         "data_options": {**getattr(args, "reader_flags", {}), **key_values(args.option, "--option")},

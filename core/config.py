@@ -27,9 +27,15 @@ class RunConfig:
     evaluators: list = field(default_factory=lambda: ["core/linear", "core/knn"])
     data: Optional[str] = None
     data_options: dict = field(default_factory=dict)
+    pretrain_data: Optional[str] = None  # an unlabelled corpus to pretrain on (read by the --data reader)
+    pretrain_pool: str = "both"  # with pretrain_data: "both" adds the labelled train+val inputs, "unlabelled" not
     objective_params: dict = field(default_factory=dict)
-    epochs: int = 10
+    epochs: int = 10  # the budget when steps is not set
+    steps: Optional[int] = None  # the budget in encoder optimiser steps: epochs = ceil(steps / steps per epoch)
+    max_epochs: int = 1000  # cap on the epochs derived from steps (a tiny corpus)
     max_minutes: Optional[float] = None  # stop training after this wall time (epochs still cap it)
+    checkpoint_minutes: Optional[float] = 5.0  # write last.ckpt at the first epoch end this long after the last (0: every epoch)
+    checkpoint_epochs: Optional[int] = None  # also write it every N epochs; always after the last epoch
     batch_size: int = 128
     lr: float = 3e-4
     weight_decay: float = 3e-4

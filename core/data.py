@@ -84,3 +84,71 @@ def concat(parts: Sequence[ArrayDataset], labelled: bool = True) -> ArrayDataset
     if labelled and all(p.targets is not None for p in parts):
         y = np.concatenate([p.targets for p in parts])
     return ArrayDataset(x, y, ids)
+
+
+def unlabelled_corpus(pool, input_spec, *, name: str = "", source: str = "", skipped=(), failed=()):
+    """The :class:`core.specs.LoadedDataset` of a corpus read without labels (a dataset factory
+    called with ``unlabelled=True``): every record in ``pretrain``, empty labelled splits,
+    ``task=None``. ``pool`` follows the split protocol above with ``targets`` None."""
+    from core.specs import LoadedDataset
+
+    empty = EmptySplit(getattr(pool, "collate_fn", None))
+    return LoadedDataset({"pretrain": pool, "train": empty, "val": empty, "test": empty}, input_spec, None,
+                         name=name, source=source, skipped=list(skipped), failed=list(failed))
+
+
+class EmptySplit(Dataset):
+    """A split with no samples (the labelled splits of an unlabelled corpus)."""
+
+    ids: list = []
+    targets = None
+
+    def __init__(self, collate_fn=None):
+        self.collate_fn = collate_fn
+
+    def __len__(self) -> int:
+        return 0
+
+    def __getitem__(self, i: int):
+        raise IndexError(i)
+
+    def raw_features(self) -> np.ndarray:
+        return np.zeros((0, 0), np.float32)
+
+
+def join_pools(parts: Sequence) -> Dataset:
+    """One unlabelled pretrain pool from several (e.g. an unlabelled corpus + a labelled
+    corpus' train+val inputs): array splits are concatenated; other datasets are chained with
+    item indices renumbered ``0..N-1`` (targets are cached by index) and the first part's
+    ``collate_fn``."""
+    parts = [p for p in parts if len(p)]
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, ArrayDataset) for p in parts):
+        return concat(parts, labelled=False)
+    return ChainedPool(parts)
+
+
+class ChainedPool(Dataset):
+    """Datasets read one after another as one unlabelled pool (see :func:`join_pools`)."""
+
+    targets = None
+
+    def __init__(self, parts: Sequence):
+        self.parts = list(parts)
+        self.starts = offsets([len(p) for p in self.parts])
+        self.ids = [i for p in self.parts for i in getattr(p, "ids", range(len(p)))]
+        self.collate_fn = getattr(self.parts[0], "collate_fn", None)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        part = int(np.searchsorted(self.starts, i, side="right")) - 1
+        x, _, _ = self.parts[part][i - int(self.starts[part])]
+        return x, label_tensor(None, 1)[0], i
+
+    def raw_features(self) -> np.ndarray:
+        return np.concatenate([p.raw_features() for p in self.parts])

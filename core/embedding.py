@@ -15,16 +15,6 @@ log = logging.getLogger("core")
 FORMATS = (".npy", ".npz", ".parquet", ".h5")
 
 
-def _data_spec(pm, cfg):
-    spec = pm.get("dataset", cfg.dataset)
-    if not spec.embedded:
-        return spec
-    recipe = pm.get("recipe", cfg.recipe)
-    if not recipe.data_dataset:
-        raise UserError(f"recipe {recipe.name} has no reader for --data; this run's encoder cannot embed files")
-    return pm.get("dataset", recipe.data_dataset)
-
-
 def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None = None,
                   on_bad_record: str = "error", progress: bool | None = None) -> int:
     """Embed every record of ``data_path`` (all splits, each once); returns the number of rows written.
@@ -35,9 +25,10 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
     needs h5py). Extra columns come from the splits'
     optional ``metadata()`` (e.g. a molecule's SMILES). Records the reader could not read
     (``LoadedDataset.failed``, else ``skipped``, under ``on_bad_record="skip"``) are rows too:
-    split ``failed``, NaN embeddings and a ``reason`` column. When every row carries an
-    ``input_index`` column, rows are written in input order. ``progress`` (default: the run's
-    setting) shows a progress bar per split.
+    split ``failed``, NaN embeddings and a ``reason`` column; so are files of a corpus folder that
+    no reader uses (:meth:`core.errors.BadRecords.not_read`). When every embedded row carries an
+    ``input_index`` column, rows are written in input order, failed rows without one last.
+    ``progress`` (default: the run's setting) shows a progress bar per split.
     """
     from core import runs
     from core.plugins import get_plugin_manager
@@ -53,7 +44,7 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
     pm = get_plugin_manager()
     cfg = runs.load_run_config(run_dir)
     encoder, card = runs.load_encoder(pm, run_dir)
-    spec = _data_spec(pm, cfg)
+    spec = pm.get("dataset", runs.files_dataset(pm, cfg))
     data = spec.load(str(Path(data_path).resolve()), seed=card["seed"], on_bad_record=on_bad_record,
                      options={**cfg.data_options, **(options or {})})
     expected = tuple(card["input_spec"]["shape"])
@@ -83,8 +74,8 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
             m.setdefault("reason", "")
     names = list(dict.fromkeys(k for m in meta for k in m))
     extra = {k: [m.get(k) for m in meta] for k in names}
-    if "input_index" in extra and all(v is not None for v in extra["input_index"]):
-        order = np.argsort(np.asarray(extra["input_index"], dtype=np.int64), kind="stable")
+    order = _input_order(extra.get("input_index"), split)
+    if order is not None:
         emb, ids, split = emb[order], [ids[i] for i in order], [split[i] for i in order]
         extra = {k: [v[i] for i in order] for k, v in extra.items()}
     if out.suffix == ".npy":
@@ -118,6 +109,17 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
             frame.insert(pos, key, values)
         atomic_write_with(out, lambda tmp: frame.to_parquet(tmp, index=False))
     return len(ids)
+
+
+def _input_order(index, split: list):
+    """Row order by ``input_index`` when every embedded row has one, else ``None`` (keep the
+    split order). Failed rows without one (a file not read, a file that could not be parsed)
+    follow the indexed rows, in the order the reader listed them."""
+    if index is None or any(v is None for v, s in zip(index, split) if s != "failed"):
+        return None
+    known = [int(v) for v in index if v is not None]
+    last = max(known, default=-1) + 1
+    return np.argsort(np.asarray([last if v is None else int(v) for v in index], dtype=np.int64), kind="stable")
 
 
 def _check_out(out: Path) -> None:

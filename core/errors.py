@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import difflib
+import logging
 from typing import Iterable
+
+log = logging.getLogger("core")
 
 
 class UserError(Exception):
@@ -42,7 +45,8 @@ class BadRecords:
 
     ``skipped`` holds ``(record, reason)`` pairs and ``failed`` one dict per record (``id``,
     ``reason`` and any extra columns, e.g. ``input_index``), as :class:`core.specs.LoadedDataset`
-    takes them; ``core embed`` writes each failed record as a row with NaN embeddings.
+    takes them; ``core embed`` writes each failed record as a row with NaN embeddings. Files of a
+    corpus folder that are not read at all go through :meth:`not_read`, in both modes.
     """
 
     def __init__(self, mode: str = "error"):
@@ -58,7 +62,18 @@ class BadRecords:
         where, reason = printable(where), printable(reason)
         if self.mode == "error":
             raise BadRecord(where, reason, fix)
-        self.skipped.append((str(where), reason))
+        self._keep(where, reason, columns)
+
+    def not_read(self, where, reason: str, **columns) -> None:
+        """List a file of the corpus that no reader uses (``notes.txt`` in a folder of records), in
+        either mode (never raises): nothing is dropped silently. Like a skipped record it is a
+        ``skipped.csv`` line and a ``failed`` row (``core embed`` writes one row per input)."""
+        where, reason = printable(where), printable(reason)
+        log.info("%s: %s", where, reason)
+        self._keep(where, reason, columns)
+
+    def _keep(self, where: str, reason: str, columns: dict) -> None:
+        self.skipped.append((where, reason))
         self.failed.append({"id": str(columns.pop("id", where)), "reason": reason, **columns})
 
 

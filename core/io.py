@@ -131,3 +131,20 @@ def read_text(path: PathLike, hint: str, encoding: str = "utf-8", newline: Optio
             return f.read()
         except (UnicodeDecodeError, OSError, EOFError, zlib.error) as e:  # zlib: corrupt .gz data
             raise UserError(f"{path}: cannot read as UTF-8 text ({type(e).__name__}: {e}); {hint}") from None
+
+
+def write_marked_section(path: PathLike, name: str, body: str, heading: str = "") -> Path:
+    """Replace the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` in the markdown
+    file ``path`` with ``body`` (markers kept), atomically; when the markers are missing, append
+    ``heading`` and the marked ``body`` at the end. How benchmark scripts rewrite their own
+    section of docs/benchmarks.md and nothing else."""
+    path = Path(path)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{start}\n{body.strip()}\n{end}"
+    if start in text and end in text[text.index(start):]:
+        before, rest = text.split(start, 1)
+        text = before + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + ("\n\n" if text.strip() else "") + (f"{heading.strip()}\n\n" if heading else "") + block + "\n"
+    return atomic_write_text(path, text)

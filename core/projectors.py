@@ -338,6 +338,18 @@ def build_candidates(make: Callable[[int], nn.Module], n: int, init: str, seed: 
     return init_bank(bank, init, torch.Generator().manual_seed(seed))
 
 
+CANDIDATE_BUDGET_BYTES = 256 * 2 ** 20  # float64 activations of one chunk of candidate outputs, roughly
+
+
+def candidate_chunk(sample, m: int) -> int:
+    """Samples per chunk when ``m`` candidates are evaluated on ``sample``: at most 2048 // m, and
+    few enough that a chunk's first-layer activations (float64, assumed 32 channels per input
+    element and candidate) stay near :data:`CANDIDATE_BUDGET_BYTES` for long inputs (a 12 × 5000
+    ECG record is evaluated a few at a time, not 34 at once)."""
+    per_sample = int(sample[0].numel()) if isinstance(sample, torch.Tensor) and len(sample) else 1
+    return max(1, min(2048 // m, CANDIDATE_BUDGET_BYTES // (per_sample * m * 32 * 8)))
+
+
 @torch.no_grad()
 def _candidate_outputs(bank: nn.Module, sample, chunk: int) -> torch.Tensor:
     probe = copy.deepcopy(bank).double().eval()  # float64 on CPU: identical choice on every rank
@@ -364,7 +376,7 @@ def build_bank(make: Callable[[int], nn.Module], k: int, *, candidates_per_slot:
     bank = build_candidates(make, k * candidates_per_slot if select else k, init, seed)
     if select:
         m = k * candidates_per_slot
-        outputs = _candidate_outputs(bank, sample, chunk=max(1, 2048 // m))
+        outputs = _candidate_outputs(bank, sample, chunk=candidate_chunk(sample, m))
         bank = select_networks(bank, greedy_map_dpp(cka_kernel(outputs), k))
     bank.requires_grad_(False)
     return bank.eval()

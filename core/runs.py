@@ -60,12 +60,12 @@ def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[st
     cfg.update(params, f"recipe {rec.name}")
     cfg.update(file_values, file_source)
     cfg.update(cli_values, "command line")
+    budget_source = [v for v in (params, file_values, cli_values)
+                     if v.get("epochs") is not None or v.get("steps") is not None][-1:]
+    if budget_source and budget_source[0].get("steps") is None:
+        cfg.steps = None  # epochs given where the budget was last set: they override a recipe's steps
     if cfg.data and not (cli_values.get("dataset") or file_values.get("dataset")):
-        ds = pm.get("dataset", cfg.dataset)
-        if ds.embedded:
-            if not rec.data_dataset:
-                raise UserError(f"recipe {rec.name} has no reader for --data; pass --dataset NAME")
-            cfg.dataset = rec.data_dataset
+        cfg.dataset = files_dataset(pm, cfg)
     for kind, name in (("dataset", cfg.dataset), ("encoder", cfg.encoder), ("projector", cfg.projector),
                        ("objective", cfg.objective)):
         cfg.update({kind: pm.get(kind, name).name}, "registry")
@@ -74,8 +74,32 @@ def resolve_config(pm: PluginManager, plugin: Optional[str], recipe: Optional[st
         cfg.data = str(Path(cfg.data).expanduser().resolve())
         if not Path(cfg.data).exists():
             raise UserError(f"--data {cfg.data}: no such file or folder; check the path")
+    if cfg.pretrain_data is not None:
+        check_pretrain_data(pm, cfg)
     check_environment(cfg)
     return cfg
+
+
+def files_dataset(pm: PluginManager, cfg: RunConfig) -> str:
+    """The dataset that reads a user's files in this run: ``cfg.dataset``, or the recipe's
+    ``data_dataset`` when the run's dataset is an embedded one."""
+    if not pm.get("dataset", cfg.dataset).embedded:
+        return cfg.dataset
+    rec = pm.get("recipe", cfg.recipe)
+    if not rec.data_dataset:
+        raise UserError(f"recipe {rec.name} has no reader for --data (no data_dataset); pass --dataset NAME")
+    return pm.get("dataset", rec.data_dataset).name
+
+
+def check_pretrain_data(pm: PluginManager, cfg: RunConfig) -> None:
+    """``--pretrain-data`` exists, and the objective learns without labels."""
+    cfg.pretrain_data = str(Path(cfg.pretrain_data).expanduser().resolve())
+    if not Path(cfg.pretrain_data).exists():
+        raise UserError(f"--pretrain-data {cfg.pretrain_data}: no such file or folder; check the path")
+    if pm.get("objective", cfg.objective).needs_labels:
+        raise UserError(f"--pretrain-data: objective {cfg.objective} learns from labels and cannot use an "
+                        f"unlabelled corpus; drop --pretrain-data or choose a self-supervised objective")
+    files_dataset(pm, cfg)
 
 
 def new_run_dir(cfg: RunConfig, kind: str = "") -> Path:
@@ -114,10 +138,15 @@ def load_run_config(run_dir: Path) -> RunConfig:
 
 # -- pieces --------------------------------------------------------------------------------
 def load_dataset(pm: PluginManager, cfg: RunConfig, seed: int) -> LoadedDataset:
+    from core.shards import is_shards, open_shards
+
     spec = pm.get("dataset", cfg.dataset)
     if spec.embedded and cfg.data:
         raise UserError(f"dataset {spec.name} is embedded and takes no --data; drop --dataset or --data")
-    data = spec.load(cfg.data, seed=seed, on_bad_record=cfg.on_bad_record, options=dict(cfg.data_options))
+    if cfg.data and is_shards(cfg.data):  # written by `core prepare`: streamed from disk, splits fixed there
+        data = open_shards(cfg.data)
+    else:
+        data = spec.load(cfg.data, seed=seed, on_bad_record=cfg.on_bad_record, options=dict(cfg.data_options))
     for split in ("train", "val", "test"):
         if len(data.splits[split]) == 0:
             if split == "val":  # a corpus shipping only train/test: the probes choose by CV
@@ -187,10 +216,58 @@ def _accepted(factory, context: dict) -> dict:
     return {k: v for k, v in context.items() if k in params}
 
 
-def training_pool(pm: PluginManager, cfg: RunConfig, data: LoadedDataset):
+def training_pool(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, unlabelled: Optional[LoadedDataset] = None):
     """The split the objective trains on: the unlabelled ``pretrain`` pool, or the labelled
-    ``train`` split for objectives that need labels (``ObjectiveSpec.needs_labels``)."""
-    return data.splits["train" if pm.get("objective", cfg.objective).needs_labels else "pretrain"]
+    ``train`` split for objectives that need labels (``ObjectiveSpec.needs_labels``). With an
+    ``unlabelled`` corpus (``--pretrain-data``): its records, plus the labelled corpus' train+val
+    inputs unless ``cfg.pretrain_pool`` is ``unlabelled``."""
+    if pm.get("objective", cfg.objective).needs_labels:
+        return data.splits["train"]
+    if unlabelled is None:
+        return data.splits["pretrain"]
+    from core.data import join_pools
+
+    check_same_inputs(unlabelled, data, f"--pretrain-data {cfg.pretrain_data}", f"--data {cfg.data}", cfg)
+    parts = [unlabelled.splits["pretrain"]] + ([data.splits["pretrain"]] if cfg.pretrain_pool == "both" else [])
+    return join_pools(parts)
+
+
+def load_unlabelled(pm: PluginManager, cfg: RunConfig, seed: int) -> LoadedDataset:
+    """The ``--pretrain-data`` corpus: shards written by ``core prepare`` (streamed), or files read
+    by :func:`files_dataset` with ``unlabelled=True``."""
+    from core.shards import is_shards, open_shards
+
+    if is_shards(cfg.pretrain_data):
+        return open_shards(cfg.pretrain_data, unlabelled=True)
+    name = files_dataset(pm, cfg)
+    try:
+        data = pm.get("dataset", name).load(cfg.pretrain_data, seed=seed, on_bad_record=cfg.on_bad_record,
+                                             options=dict(cfg.data_options), unlabelled=True)
+    except TypeError as e:
+        if "unlabelled" not in str(e):
+            raise
+        raise UserError(f"--pretrain-data: dataset {name} cannot read corpora without labels (its reader takes "
+                        f"no `unlabelled` keyword); pretrain on labelled --data only") from None
+    if len(data.splits["pretrain"]) == 0:
+        raise UserError(f"--pretrain-data {cfg.pretrain_data}: no usable records")
+    return data
+
+
+def check_same_inputs(a: LoadedDataset, b: LoadedDataset, a_name: str, b_name: str, cfg: RunConfig) -> None:
+    """Two corpora whose samples can share one pool or one encoder: same modality, shape and
+    vocabulary; otherwise a one-line user error naming both and the way to align them."""
+    sa, sb = a.input_spec, b.input_spec
+    if (sa.modality, sa.shape, sa.vocab_size) != (sb.modality, sb.shape, sb.vocab_size):
+        raise UserError(f"{a_name} gives {sa.modality} inputs of shape {list(sa.shape)} but {b_name} gives "
+                        f"{sb.modality} {list(sb.shape)}; {align_hint(cfg)}")
+
+
+def align_hint(cfg: RunConfig) -> str:
+    """How to make two corpora give the same input shape: the reader options (the plugin's page
+    lists those that fix lengths, rates, sizes), and the ones in use."""
+    used = ", ".join(f"{k}={v}" for k, v in sorted(cfg.data_options.items())) or "none"
+    return (f"make them agree with the reader options that fix the input size (--option KEY=VALUE; "
+            f"see the {cfg.plugin} plugin's page; in use: {used})")
 
 
 def objective_sample_size(pm: PluginManager, cfg: RunConfig) -> int:
@@ -341,14 +418,13 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
             return done
     seed_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset(pm, cfg, seed)
-    if data.skipped:
-        lines = ["record,reason"] + [f'"{r}","{str(why).replace(chr(34), chr(39))}"' for r, why in data.skipped]
-        atomic_write_text(seed_dir / "skipped.csv", "\n".join(lines) + "\n")
-        log.warning("skipped %d bad records (listed in %s)", len(data.skipped), seed_dir / "skipped.csv")
+    unlabelled = load_unlabelled(pm, cfg, seed) if cfg.pretrain_data else None
+    pool = training_pool(pm, cfg, data, unlabelled)
+    cfg = with_epochs(cfg, budget_epochs(cfg, len(pool)))
+    write_skipped(seed_dir, data.skipped + (unlabelled.skipped if unlabelled else []))
     encoder = build_encoder(pm, cfg, data.input_spec, seed)
     initial = {k: v.clone() for k, v in encoder.state_dict().items()}
-    sample = seeded_sample(data.splits["pretrain"], objective_sample_size(pm, cfg), seed)
-    pool = training_pool(pm, cfg, data)
+    sample = seeded_sample(pool if unlabelled else data.splits["pretrain"], objective_sample_size(pm, cfg), seed)
     objective = build_objective(pm, cfg, data, pool, sample, seed)
     L_seed(seed)
     module = PretextModule(torch.compile(encoder) if cfg.compile else encoder, objective, pool, cfg)
@@ -360,7 +436,8 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     card = {"core_version": core.__version__, "plugin_versions": _plugin_versions(pm),
             "encoder": cfg.encoder, "dim": cfg.dim, "input_spec": data.input_spec.to_dict(),
             "dataset": cfg.dataset, "data": cfg.data, "task": data.task.to_dict(), "seed": seed,
-            "objective": cfg.objective, "projector": cfg.projector, "epochs": cfg.epochs}
+            "objective": cfg.objective, "projector": cfg.projector, "epochs": cfg.epochs, "steps": cfg.steps,
+            "pretrain_data": cfg.pretrain_data, "pretrain_size": len(pool)}
     features = encoder_features(encoder, data, cfg)
     results = {PRETRAINED: evaluate_features(pm, cfg, data, features, seed)}
     if floors:
@@ -368,8 +445,12 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     card["metrics"] = results[PRETRAINED]
     save_encoder(encoder, seed_dir, card)
     embedding = features["test"]
-    out = {"seed": seed, "epochs": cfg.epochs, "results": results, "history": module.history,
-           "dataset": dataset_info(data), "primary_metric": data.task.primary_metric,
+    info = dataset_info(data)
+    if unlabelled is not None:
+        info["pretrain"] = {"source": unlabelled.source, "records": len(unlabelled.splits["pretrain"]),
+                            "skipped": len(unlabelled.skipped), "pool": len(pool), "pool_kind": cfg.pretrain_pool}
+    out = {"seed": seed, "epochs": cfg.epochs, "steps": cfg.steps, "results": results, "history": module.history,
+           "dataset": info, "primary_metric": data.task.primary_metric,
            "train_seconds": round(train_seconds, 3)}
     atomic_save_npy(seed_dir / "test_embedding.npy", embedding)
     atomic_save_npy(seed_dir / "test_labels.npy", np.asarray(data.splits["test"].targets))
@@ -377,8 +458,48 @@ def run_seed(pm: PluginManager, cfg: RunConfig, seed: int, seed_dir: Path, resum
     return out
 
 
+def steps_per_epoch(cfg: RunConfig, pool_size: int) -> int:
+    """Encoder optimiser steps in one epoch over ``pool_size`` samples: the loader drops a last
+    partial batch when the pool holds more than one batch; each of ``world`` ranks reads
+    ``ceil(N / world)`` samples."""
+    world = (cfg.devices if isinstance(cfg.devices, int) else 1) * int(cfg.num_nodes)
+    per_rank = -(-int(pool_size) // max(world, 1))
+    if pool_size > cfg.batch_size:
+        return max(per_rank // cfg.batch_size, 1)
+    return 1
+
+
+def budget_epochs(cfg: RunConfig, pool_size: int) -> int:
+    """The run's epochs: ``cfg.epochs``, or with a step budget ``ceil(steps / steps per epoch)``
+    capped at ``cfg.max_epochs``, so a 23-series corpus and a 20,000-record corpus get the same
+    number of optimiser steps (issue: budgets in steps)."""
+    if cfg.steps is None:
+        return int(cfg.epochs)
+    per_epoch = steps_per_epoch(cfg, pool_size)
+    return max(1, min(int(cfg.max_epochs), -(-int(cfg.steps) // per_epoch)))
+
+
+def with_epochs(cfg: RunConfig, epochs: int) -> RunConfig:
+    """A copy of ``cfg`` training ``epochs`` epochs (the seed's own; ``cfg`` is shared by seeds)."""
+    import copy
+
+    out = copy.copy(cfg)
+    out.epochs = int(epochs)
+    return out
+
+
+def write_skipped(folder: Path, skipped: list) -> None:
+    """``skipped.csv`` (``record,reason``) of the records and files a run did not use, with a warning."""
+    if not skipped:
+        return
+    lines = ["record,reason"] + [f'"{r}","{str(why).replace(chr(34), chr(39))}"' for r, why in skipped]
+    atomic_write_text(folder / "skipped.csv", "\n".join(lines) + "\n")
+    log.warning("skipped %d bad records (listed in %s)", len(skipped), folder / "skipped.csv")
+
+
 def _finished_seed(metrics_path: Path, cfg: RunConfig) -> Optional[dict]:
-    """On ``--resume``, the cached metrics of a seed that finished ``cfg.epochs`` with its encoder
+    """On ``--resume``, the cached metrics of a seed that finished its budget (``cfg.steps``, else
+    ``cfg.epochs``) with its encoder
     in place; ``None`` when it must (re)train from ``last.ckpt`` (more epochs, or the encoder
     files are gone: training then restores the weights from the checkpoint without new epochs)."""
     seed_dir = metrics_path.parent
@@ -387,7 +508,8 @@ def _finished_seed(metrics_path: Path, cfg: RunConfig) -> Optional[dict]:
     except (OSError, ValueError):
         log.warning("%s is unreadable; re-evaluating this seed from last.ckpt", metrics_path)
         done = {}
-    if not isinstance(done, dict) or done.get("epochs") != cfg.epochs:
+    budget = ("steps", cfg.steps) if cfg.steps is not None else ("epochs", cfg.epochs)
+    if not isinstance(done, dict) or done.get(budget[0]) != budget[1]:
         return None
     missing = [n for n in ("encoder.safetensors", "card.json") if not (seed_dir / n).is_file()]
     if not missing and not _readable_safetensors(seed_dir / "encoder.safetensors"):
@@ -461,7 +583,7 @@ def execute(pm: PluginManager, cfg: RunConfig, run_dir: Path, resume: bool = Fal
             per_seed.append(run_seed(pm, cfg, seed, seed_dir, resume))
         if not per_seed or not per_seed[0]:
             return None  # not rank 0
-        metrics = _aggregate(cfg, run_dir, per_seed)
+        metrics = aggregate(cfg, run_dir, per_seed)
     except BaseException as e:
         if owner:
             run_status.settle_failure(run_dir, e, created=not resume, before=before)
@@ -470,8 +592,9 @@ def execute(pm: PluginManager, cfg: RunConfig, run_dir: Path, resume: bool = Fal
     return metrics
 
 
-def _aggregate(cfg: RunConfig, run_dir: Path, per_seed: list) -> dict:
-    """``metrics.json`` and ``report.md`` of a finished run from its seeds' results."""
+def aggregate(cfg: RunConfig, run_dir: Path, per_seed: list, title: Optional[str] = None) -> dict:
+    """``metrics.json`` and ``report.md`` (titled ``title``, default the run's) of a finished run
+    or transfer evaluation from its seeds' results."""
     from core.metrics import summarize
 
     results = {MODEL_LABELS[m]: summarize([s["results"][m] for s in per_seed]) for m in MODELS}
@@ -480,7 +603,7 @@ def _aggregate(cfg: RunConfig, run_dir: Path, per_seed: list) -> dict:
                "per_seed": {str(s["seed"]): s["results"] for s in per_seed},
                "primary_metric": primary, "seeds": [s["seed"] for s in per_seed], "dataset": per_seed[0]["dataset"]}
     atomic_write_json(run_dir / "metrics.json", metrics)
-    write_run_report(run_dir, cfg, for_display(results, len(per_seed)), per_seed)
+    write_run_report(run_dir, cfg, for_display(results, len(per_seed)), per_seed, title)
     return metrics
 
 
@@ -491,7 +614,8 @@ def for_display(results: dict, n_seeds: int) -> dict:
     return {m: {k: v[0] for k, v in r.items()} for m, r in results.items()}
 
 
-def write_run_report(run_dir: Path, cfg: RunConfig, results: dict, per_seed: list) -> Path:
+def write_run_report(run_dir: Path, cfg: RunConfig, results: dict, per_seed: list,
+                     title: Optional[str] = None) -> Path:
     from core.report import write_report
 
     first = per_seed[0]
@@ -505,12 +629,17 @@ def write_run_report(run_dir: Path, cfg: RunConfig, results: dict, per_seed: lis
              f"and the raw input features, probed identically."]
     if data_info.get("skipped"):
         notes.append(f"{data_info['skipped']} bad records were skipped; see skipped.csv.")
+    pretrain = data_info.get("pretrain")
+    if pretrain:
+        extra = " plus the labelled train+val inputs" if pretrain["pool_kind"] == "both" else ""
+        notes.append(f"Pretrained on {pretrain['records']} unlabelled records of {pretrain['source']}{extra} "
+                     f"({pretrain['pool']} in all); probed on {data_info.get('source') or data_info['name']}.")
     protocols = {}  # {evaluator: {model row: protocol text}} of the first seed
     for model, row in first["results"].items():
         for key, value in row.items():
             if key.endswith("/protocol") and isinstance(value, str):
                 protocols.setdefault(key.rsplit("/", 1)[0], {})[MODEL_LABELS.get(model, model)] = value
-    return write_report(run_dir, title=f"{cfg.recipe}: {cfg.objective} on {cfg.dataset}", config=cfg.to_dict(),
+    return write_report(run_dir, title=title or f"{cfg.recipe}: {cfg.objective} on {cfg.dataset}", config=cfg.to_dict(),
                         results=results, primary_metric=first["primary_metric"], history=first["history"],
                         embedding=embedding, labels=labels,
                         class_names=data_info["task"].get("class_names", []), dataset_info=data_info, notes=notes,

@@ -105,11 +105,15 @@ class LoadedDataset:
     ``failed`` optionally describes those records for ``core embed``, which writes each as a row
     with NaN embeddings: dicts with ``id`` and ``reason`` plus any of the splits' ``metadata()``
     columns (e.g. ``smiles``, ``input_index``).
+
+    An unlabelled corpus (a factory called with ``unlabelled=True``) has ``task=None``, every
+    record in ``pretrain`` and empty ``train``/``val``/``test``: build it with
+    :func:`core.data.unlabelled_corpus`.
     """
 
     splits: dict
     input_spec: InputSpec
-    task: Task
+    task: Optional[Task]
     name: str = ""
     source: str = ""
     skipped: list = field(default_factory=list)
@@ -127,6 +131,14 @@ class DatasetSpec:
 
     ``path`` is ``None`` for an embedded default, else the user's ``--data PATH``.
     ``on_bad_record`` is ``"error"`` or ``"skip"``; ``options`` holds reader flags.
+    A factory that can read corpora without labels (``--pretrain-data PATH``) also accepts the
+    keyword ``unlabelled=True``: labels are then neither needed nor read, options about labels
+    and splits are ignored, and every readable record goes to the ``pretrain`` pool
+    (:func:`core.data.unlabelled_corpus`). The keyword is only passed when true.
+
+    ``stream`` (optional) reads a corpus larger than RAM for ``core prepare``:
+    ``stream(path, *, on_bad_record, options[, unlabelled=True]) -> core.shards.CorpusStream``
+    (InputSpec and Task fixed up front, picklable work units and a record-by-record reader).
     """
 
     name: str
@@ -134,6 +146,7 @@ class DatasetSpec:
     description: str = ""
     modality: str = ""
     embedded: bool = False
+    stream: Optional[Callable[..., Any]] = None
 
     def __post_init__(self):
         _check_name(self.name)

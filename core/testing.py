@@ -15,6 +15,8 @@ Installed with ``core``, so every test of a plugin gets these fixtures without a
 * ``core_command(*args, env=None, cwd=None, timeout=900)``: runs the real ``core`` command in a
   subprocess; check its result with :func:`assert_ok` / :func:`assert_user_error`, find the
   run folder with :func:`only_run_dir`, and keep runs tiny with :data:`TINY_RUN_ARGS`.
+  :func:`assert_transfer` checks ``--pretrain-data`` and ``core evaluate RUN --data`` end to end
+  on three small corpora a plugin's test writes.
 
 * :func:`assert_entry_module_light` (``"core_demo.plugin", heavy={"torch", ...}``): imports the
   entry module in a fresh interpreter, calls every hook it defines, and fails naming any heavy
@@ -182,6 +184,37 @@ def only_run_dir(out):
     dirs = [p for p in Path(out).iterdir() if p.is_dir()]
     assert len(dirs) == 1, dirs
     return dirs[0]
+
+
+def assert_transfer(plugin: str, labelled, other, unlabelled, out, *, unlabelled_size: int, other_size: int,
+                    other_test: int, args: Sequence[str] = (), reader_args: Sequence[str] = (), cli=None):
+    """Pretrain on ``unlabelled`` plus ``labelled`` (``core run --pretrain-data``), then probe the
+    run on ``other`` (``core evaluate RUN --data``), through the real CLI, checking: the pool
+    holds ``unlabelled_size`` records plus the labelled train+val inputs; the transfer folder's
+    ``metrics.json`` has the three rows over ``other_size`` samples, ``other_test`` of them in
+    test; the run's own ``metrics.json`` is untouched. ``args`` go to ``core run`` (default
+    :data:`TINY_RUN_ARGS`), ``reader_args`` to both commands. Returns (run folder, transfer metrics)."""
+    import json
+    from pathlib import Path
+
+    cli = cli or run_cli
+    assert_ok(cli("run", "--plugin", plugin, "--data", labelled, "--pretrain-data", unlabelled, *reader_args,
+                  "--out", out, *(args or TINY_RUN_ARGS)))
+    run = only_run_dir(out)
+    card = json.loads((run / "card.json").read_text())
+    sizes = json.loads((run / "metrics.json").read_text())["dataset"]["sizes"]
+    assert card["pretrain_size"] == unlabelled_size + sizes["train"] + sizes["val"], (card["pretrain_size"], sizes)
+    before = (run / "metrics.json").read_bytes()
+    result = assert_ok(cli("evaluate", run, "--data", other, *reader_args, "--no-progress"))
+    assert "pretrained encoder" in result.stdout and "raw features" in result.stdout
+    [folder] = (run / "transfer").iterdir()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["summary"]) == {"pretrained encoder", "random-init encoder", "raw features"}
+    got = metrics["dataset"]["sizes"]
+    assert sum(got[s] for s in ("train", "val", "test")) == other_size and got["test"] == other_test > 0, got
+    assert Path(other).name in metrics["dataset"]["source"]
+    assert (run / "metrics.json").read_bytes() == before  # the run itself is untouched
+    return run, metrics
 
 
 DEFAULT_HEAVY = ("torch", "numpy", "scipy", "sklearn", "pandas")

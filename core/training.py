@@ -9,6 +9,8 @@ so inner parameters stay identical without communication.
 from __future__ import annotations
 
 import os
+import random
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -64,6 +66,39 @@ def embed(encoder: torch.nn.Module, dataset, batch_size: int = 256, device=None,
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
+@torch.no_grad()
+def embed_with_targets(encoder: torch.nn.Module, dataset, device, target_fn=None,
+                       batch_size: int = 256) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """``(z (N, D), targets (N, ...) or None)`` on ``device`` for every sample of ``dataset`` in
+    order, the encoder in eval mode; ``target_fn(x)`` (an objective's ``pool_targets``) is
+    applied to the same input batches when given and not returning None."""
+    was_training = encoder.training
+    encoder.eval()
+    zs, ts = [], []
+    for x, _, _ in make_loader(dataset, batch_size):
+        x = _to_device(x, device)
+        zs.append(encoder(x).float())
+        t = target_fn(x) if target_fn is not None else None
+        if t is not None:
+            ts.append(t)
+    encoder.train(was_training)
+    z = torch.cat(zs) if zs else torch.zeros(0, 0, device=device)
+    return z, (torch.cat(ts) if ts else None)
+
+
+PREPARE_BUDGET_BYTES = 16 * 2 ** 20  # raw inputs per batch of an objective's prepare pass
+
+
+def prepare_batch_size(dataset, batch_size: int) -> int:
+    """Batch of the objective's ``prepare`` pass (LFR's target cache): 256, or fewer (never under
+    the training batch) when 256 inputs would exceed :data:`PREPARE_BUDGET_BYTES` (long records:
+    a 12 × 5000 ECG is 240 kB, and the projector bank's first layer multiplies it by K·channels)."""
+    first = dataset[0][0] if len(dataset) else None
+    per_sample = int(first.numel()) * first.element_size() if isinstance(first, torch.Tensor) else 0
+    fits = PREPARE_BUDGET_BYTES // per_sample if per_sample else 256
+    return max(batch_size, min(256, fits))
+
+
 def _parameters_only(module: torch.nn.Module) -> torch.nn.Module:
     holder = torch.nn.Module()
     for i, (name, p) in enumerate(module.named_parameters()):
@@ -91,10 +126,10 @@ class PretextModule(L.LightningModule):
 
     def configure_optimizers(self):
         enc = list(self.encoder.parameters()) + list(self.objective.encoder_phase_parameters())
-        opts = [torch.optim.Adam(enc, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)]
+        opts = [adam(enc, self.cfg)]
         inner = list(self.objective.inner_parameters())
         if inner:
-            opts.append(torch.optim.Adam(inner, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay))
+            opts.append(adam(inner, self.cfg))
         return opts
 
     def train_dataloader(self):
@@ -102,8 +137,11 @@ class PretextModule(L.LightningModule):
                            num_workers=self.cfg.num_workers, drop_last=len(self.pretrain) > self.cfg.batch_size)
 
     def on_fit_start(self):
-        loader = make_loader(self.pretrain, max(self.cfg.batch_size, 256))
+        loader = make_loader(self.pretrain, prepare_batch_size(self.pretrain, self.cfg.batch_size))
         self.objective.prepare(self.encoder, loader, self.device)
+        states, self._resumed_rng = getattr(self, "_resumed_rng", None), None
+        if states is not None:  # here, not at load time: caching targets draws loader seeds
+            set_rng_states(states)
 
     def _optimizers(self):
         opts = self.optimizers()
@@ -121,21 +159,35 @@ class PretextModule(L.LightningModule):
                  batch_size=len(index))
         return loss
 
-    def _embed_pool(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings of the whole pretrain pool, sharded over ranks then all-gathered."""
-        n, world, rank = len(self.pretrain), self.trainer.world_size, self.global_rank
-        shard = list(range(rank, n, world))
-        per_rank = -(-n // world)
-        z = torch.from_numpy(embed(self.encoder, Subset(self.pretrain, shard), device=self.device)).to(self.device)
-        index = torch.tensor(shard, device=self.device)
+    def _inner_sample(self) -> np.ndarray:
+        """Pool positions the predictor phase trains on this epoch: all of them, or a seeded
+        subsample of ``objective.inner_sample_size`` (the same on every rank), sorted."""
+        n = len(self.pretrain)
+        m = getattr(self.objective, "inner_sample_size", None)
+        if m is None or n <= m:
+            return np.arange(n)
+        rng = np.random.default_rng([int(self.cfg.seed), int(self.current_epoch), 0x5A17])
+        return np.sort(rng.choice(n, size=int(m), replace=False))
+
+    def _embed_pool(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """Embeddings (and, when the objective does not cache them, targets) of the predictor
+        phase's samples (:meth:`_inner_sample`), sharded over ranks then all-gathered."""
+        sample, world, rank = self._inner_sample(), self.trainer.world_size, self.global_rank
+        shard = sample[rank::world].tolist()
+        per_rank = -(-len(sample) // world)
+        z, t = embed_with_targets(self.encoder, Subset(self.pretrain, shard), self.device,
+                                  getattr(self.objective, "pool_targets", None))
+        index = torch.tensor(shard, device=self.device, dtype=torch.long)
         if world == 1:
-            return z, index
+            return z, index, t
         pad = per_rank - len(shard)
         z = torch.cat([z, z.new_zeros(pad, z.shape[1])])
         index = torch.cat([index, index.new_full((pad,), -1)])
         z, index = self.all_gather(z).flatten(0, 1), self.all_gather(index).flatten(0, 1)
+        if t is not None:
+            t = self.all_gather(torch.cat([t, t.new_zeros(pad, *t.shape[1:])])).flatten(0, 1)
         keep = index >= 0
-        return z[keep], index[keep]
+        return z[keep], index[keep], (t[keep] if t is not None else None)
 
     def on_train_epoch_end(self):
         row = {"epoch": int(self.current_epoch)}
@@ -143,14 +195,31 @@ class PretextModule(L.LightningModule):
         if enc is not None:
             row["encoder_loss"] = float(enc)
         if self.objective.inner_epochs > 0:
-            z, index = self._embed_pool()
+            z, index, targets = self._embed_pool()
             generator = torch.Generator().manual_seed(self.cfg.seed * 100003 + int(self.current_epoch))
             inner_opt = self._optimizers()[1].optimizer
-            row["predictor_loss"] = float(self.objective.inner_phase(z, index, inner_opt, self.cfg.batch_size, generator))
+            extra = {"targets": targets} if targets is not None else {}
+            row["predictor_loss"] = float(self.objective.inner_phase(z, index, inner_opt, self.cfg.batch_size,
+                                                                     generator, **extra))
             self.log("predictor_loss", row["predictor_loss"], prog_bar=True, rank_zero_only=True)
         self.history.append(row)
-        if self.checkpoint_path is not None:
+        if self.checkpoint_path is not None and self._checkpoint_due():
             self._save_atomically(self.checkpoint_path)
+            self._saved_at = time.monotonic()
+
+    def on_train_start(self):
+        self._saved_at = time.monotonic()
+
+    def _checkpoint_due(self) -> bool:
+        """Whether this epoch's end writes ``last.ckpt``: the last epoch (or a stop), every
+        ``checkpoint_epochs`` epochs, or ``checkpoint_minutes`` after the last write (0: every
+        epoch). Rank 0 decides for every rank (clocks differ)."""
+        cfg, epoch = self.cfg, int(self.current_epoch) + 1
+        last = self.trainer.should_stop or (self.trainer.max_epochs is not None and epoch >= self.trainer.max_epochs)
+        every = cfg.checkpoint_epochs is not None and epoch % int(cfg.checkpoint_epochs) == 0
+        minutes = cfg.checkpoint_minutes
+        timed = minutes is not None and time.monotonic() - getattr(self, "_saved_at", 0.0) >= float(minutes) * 60
+        return bool(self.trainer.strategy.broadcast(bool(last or every or timed)))
 
     def _save_atomically(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp")
@@ -178,9 +247,47 @@ class PretextModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["core_history"] = list(self.history)
+        checkpoint["core_rng"] = rng_states()  # a resumed run draws the same shuffles and dropout
 
     def on_load_checkpoint(self, checkpoint):
         self.history = list(checkpoint.get("core_history", []))
+        self._resumed_rng = checkpoint.get("core_rng")  # restored at the end of on_fit_start
+
+
+def rng_states() -> dict:
+    """The random states a training epoch draws from (torch CPU and CUDA, numpy, Python), as
+    tensors and plain Python values (checkpoints load with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states = {"torch": torch.get_rng_state(), "python": random.getstate(),
+              "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    """Restore what :func:`rng_states` returned (CUDA states only where the devices match)."""
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(states["python"])
+    cuda = states.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+SHARDING_STRATEGIES = ("fsdp", "deepspeed", "xla", "single_xla", "single_tpu")  # keep torch's default Adam there
+
+
+def adam(params: list, cfg: RunConfig) -> torch.optim.Optimizer:
+    """Adam at ``cfg.lr`` / ``cfg.weight_decay``; the fused kernel (one pass over each tensor, no
+    per-step temporaries) where torch has it for every parameter's device and dtype and the
+    strategy keeps plain tensors; torch's default implementation otherwise. Same update rule."""
+    strategy = cfg.strategy if isinstance(cfg.strategy, str) else ""
+    fused = bool(params) and not strategy.startswith(SHARDING_STRATEGIES) and all(
+        type(p) in (torch.Tensor, torch.nn.Parameter) and p.is_floating_point() and p.device.type in ("cpu", "cuda")
+        for p in params)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
 
 
 def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = False) -> PretextModule:

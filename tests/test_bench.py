@@ -1,6 +1,6 @@
 """`core bench`: choosing objectives, parameters per objective, ranking (core.bench) and tables
-(core.bench_report), equal wall time, and the real CLI end to end on a tiny UCR folder (a failing
-objective stays in the table)."""
+(core.bench_report), equal wall time, the real CLI end to end on a tiny UCR folder (a failing
+objective stays in the table), and a bench that stops (removed, or marked FAILED)."""
 import json
 import math
 
@@ -116,12 +116,14 @@ def test_core_bench_through_the_cli(cli, ucr, tmp_path):
     (run,) = [p for p in out.iterdir() if p.is_dir()]
     assert run.name.endswith("-bench-ecg-records")
     for name in ("bench.md", "bench.png", "bench.json", "config.yaml", "floors/seed-0.json", "floors/seed-1.json",
-                 "core-lfr/seed-0/encoder.safetensors", "core-lfr/seed-1/seed-metrics.json", "core-diet/seed-0/error.txt"):
+                 "core-lfr/seed-0/encoder.safetensors", "core-lfr/seed-1/seed-metrics.json", "core-diet/seed-0/error.txt",
+                 "core-diet/seed-0/FAILED"):
         assert (run / name).exists(), name
     result = json.loads((run / "bench.json").read_text())
     rows = {r["name"]: r for r in result["rows"]}
     assert result["seeds"] == [0, 1] and result["budget"] == {"mode": "epochs", "epochs": 1}
     assert rows["core/diet"]["status"] == "failed" and rows["core/lfr"]["status"] == "ok"
+    assert "label_smoothing" in (run / "core-diet" / "seed-0" / "FAILED").read_text() and not (run / "FAILED").exists()
     assert sorted(rows["core/lfr"]["per_seed"]) == ["0", "1"]
     assert set(rows["core/lfr"]["summary"]["linear/auroc"]) == {"mean", "std"}
     assert rows["core/supervised"]["uses_labels"] and rows["core/supervised"]["rank"] is None
@@ -163,3 +165,46 @@ def test_bench_all_rewrites_only_the_marked_section(tmp_path):
     assert "### replaced" in second and "core/lfr ranks" not in second
     assert second.count(bench_all.START) == 1 and second.endswith("## After\n\nkept\n")
     assert "hand-measured table" in second
+
+
+# ----------------------------------------------------------------------------- a bench that stops
+BENCH_TINY = ["--epochs", "1", "--seeds", "1", "--dim", "8", "--batch-size", "16", "--set", "lfr.k=2",
+              "--set", "lfr.candidates_per_slot=2", "--set", "lfr.pred_epochs=1"]
+
+
+def _main(capsys, *argv):
+    """``core ARGV`` in-process (the CLI's code, with a failure injected): exit code and stderr."""
+    from core import cli
+
+    code = cli.main([str(a) for a in argv])
+    return code, capsys.readouterr().err.strip()
+
+
+def test_a_bench_refused_before_training_leaves_no_folder(capsys, monkeypatch, ucr, tmp_path):
+    from core import runs
+
+    def refuse(*args, **kwargs):
+        raise UserError("linear probe: the test split has one class; give more labelled records")
+
+    monkeypatch.setattr(runs, "floor_results", refuse)  # the floors are probed before any objective trains
+    out = tmp_path / "runs"
+    code, err = _main(capsys, "bench", "--plugin", "ecg", "--data", ucr, "--out", out, "--objectives", "lfr",
+                      *BENCH_TINY)
+    assert code == 2 and err == "error: linear probe: the test split has one class; give more labelled records"
+    assert out.is_dir() and not any(out.iterdir()), list(out.iterdir())
+
+
+def test_a_bench_stopped_after_training_is_marked_failed(capsys, monkeypatch, ucr, tmp_path):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "write_bench_report", interrupt)  # Ctrl-C once the objectives have trained
+    out = tmp_path / "runs"
+    code, err = _main(capsys, "bench", "--plugin", "ecg", "--data", ucr, "--out", out, "--objectives", "lfr,diet",
+                      "--set", "diet.label_smoothing=2", *BENCH_TINY)
+    assert code == 130 and "interrupted" in err
+    (run,) = list(out.iterdir())
+    assert (run / "FAILED").read_text().strip() == "interrupted (Ctrl-C)"
+    assert (run / "core-lfr" / "seed-0" / "encoder.safetensors").exists() and not (run / "bench.json").exists()
+    failed_objective = run / "core-diet" / "seed-0"  # the objective that failed inside the bench: marked too
+    assert (failed_objective / "error.txt").exists() and "label_smoothing" in (failed_objective / "FAILED").read_text()

@@ -258,3 +258,29 @@ def test_resume_of_a_finished_run_without_its_encoder(capsys, finished_run, tmp_
     after = load_file(str(run / "encoder.safetensors"))
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert json.loads((run / "card.json").read_text())["epochs"] == 1
+
+
+def test_resume_refuses_flags_that_would_change_the_run(capsys, finished_run, ucr, tmp_path):
+    """``--resume`` keeps the run's config.yaml: other flags are named in one line, not ignored."""
+    run = finished_run[0]
+    err = assert_user_error(run_cli("run", "--resume", run, "--lr", "0.1", "--data", ucr, "--smiles-col", "smi"),
+                            f"--resume {run}: --data, --lr, --smiles-col cannot be changed when resuming",
+                            "only --epochs, --steps, --no-progress apply", f"--config {run / 'config.yaml'} --data")
+    assert "Traceback" not in err
+    for flag in (["--seeds", "2"], ["--set", "k=3"], ["--option", "length=10"], ["--compile"], ["--out", tmp_path]):
+        assert f"{flag[0]} cannot be changed" in user_error(capsys, "run", "--resume", run, *flag)
+    copy = _copy(run, tmp_path, "quiet")
+    assert cli.main(["run", "--resume", str(copy), "--no-progress"]) == 0
+    assert "it/s" not in capsys.readouterr().err  # no progress bar
+
+
+def test_out_of_memory_is_one_line_naming_core_prepare(monkeypatch, capsys, tmp_path):
+    from core import runs
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(runs, "execute", exhausted)
+    assert cli.main(["run", "--plugin", "ecg", "--out", str(tmp_path), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "out of memory" in err and "core prepare" in err

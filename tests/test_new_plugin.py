@@ -138,7 +138,7 @@ def test_new_plugin_install_run_and_its_own_tests(overlay, tmp_path):
     (folder,) = (work / "runs").iterdir()
     assert folder.name.endswith("-demo_x-toy") and (folder / "report.md").exists()
     tests = sh("pytest -q demo_x/tests", work, overlay).stdout
-    assert re.search(r"\b10 passed\b", tests), tests
+    assert re.search(r"\b11 passed\b", tests), tests
     from importlib.metadata import entry_points
 
     assert "demo_x" not in {ep.name for ep in entry_points(group="core")}  # only the overlay has it

@@ -158,7 +158,7 @@ def test_core_commands_come_from_the_builtin_commands_module():
     assert info.module == "core.builtins, core.commands" and "core_cli" in info.hooks
     sub = _subparsers()
     assert pm.add_commands(sub) == []
-    assert list(sub.choices) == ["new-plugin", "check", "bench"]
+    assert list(sub.choices) == ["new-plugin", "check", "bench", "prepare"]
     assert sub.choices["bench"].get_default("takes_reader_flags") is True
 
 

@@ -27,3 +27,18 @@ def test_unreadable_files_are_one_error_naming_them(tmp_path):
     (tmp_path / "cut.gz").write_bytes(gzip.compress(b"abc" * 100)[:20])
     with pytest.raises(UserError, match=r"cut.gz: cannot read as UTF-8 text \(EOFError"):
         read_text(tmp_path / "cut.gz", "hint")
+
+
+def test_write_marked_section_replaces_only_its_own_section(tmp_path):
+    from core.io import write_marked_section
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nintro\n\n<!-- other:start -->\nkeep me\n<!-- other:end -->\n")
+    write_marked_section(doc, "mine", "first table", heading="## Mine")
+    write_marked_section(doc, "mine", "second table", heading="## Mine")
+    text = doc.read_text()
+    assert text.count("<!-- mine:start -->") == 1 and text.count("## Mine") == 1
+    assert "second table" in text and "first table" not in text and "keep me" in text
+    assert text.startswith("# Benchmarks\n\nintro")
+    write_marked_section(tmp_path / "new.md", "mine", "x")
+    assert (tmp_path / "new.md").read_text() == "<!-- mine:start -->\nx\n<!-- mine:end -->\n"

@@ -10,8 +10,12 @@ with this protocol:
 * ``encoder_phase_parameters()``: objective parameters trained together with the encoder.
 * ``inner_parameters()`` and ``inner_epochs``: parameters trained in an inner phase after each
   encoder epoch, on embeddings computed once with the encoder frozen.
-* ``inner_phase(embeddings, index, optimizer, batch_size, generator) -> float``: run
+* ``inner_phase(embeddings, index, optimizer, batch_size, generator[, targets]) -> float``: run
   ``inner_epochs`` epochs of that phase, return the mean loss.
+* optional ``inner_sample_size``: the inner phase trains on a seeded subsample of this many
+  pool samples per epoch (default: all); optional ``pool_targets(x)``: per-sample tensors the
+  inner phase needs that are computed from the inputs along with the embeddings (LFR's
+  targets when they are not cached), passed to ``inner_phase`` as ``targets``.
 * optional ``encoder_input(x, index) -> x'``: what the encoder sees in the encoder phase
   (default: ``x``). SimCLR/SimSiam return two augmented views concatenated, so ``z`` is
   ``(2B, D)`` and one encoder forward serves both views.

@@ -25,13 +25,16 @@ import torch.nn.functional as F
 
 from core.objectives.barlow import FORMS, LOSSES, REDUCTIONS
 from core.objectives.base import Objective, check_choice, check_int, config_from_params
+from core.objectives.predictor_step import PredictorStep
 from core.objectives.target_loss import LOSS_IMPLS, TargetLoss
 from core.projectors import INIT_SCHEMES, bank_hash, build_bank
 
 __all__ = ["StackedPredictors", "LFRConfig", "LFR", "build_lfr", "sample_size"]
 
 SCHEDULES = ("alternating", "joint")
+TARGET_CACHE = ("auto", "on", "off")
 PRED_COMPILE = ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+PRED_PRECISIONS = {"32": None, "bf16": torch.bfloat16}  # pred_precision -> the heads' GEMM dtype
 DEFAULT_PRED_HIDDEN = 256  # the released code's pred_dim for every dataset
 
 
@@ -56,6 +59,8 @@ class StackedPredictors(nn.Module):
             raise ValueError(f"predictor layers must be 1 or 2, got {layers}")
         self.k, self.in_dim, self.out_dim, self.layers = k, in_dim, out_dim, layers
         self.hidden = (hidden or DEFAULT_PRED_HIDDEN) if layers == 2 else None
+        self._copies: dict = {}  # low-precision weight0 copies (weight_copy); not state
+        self._updates = 0  # bumped by weights_updated()
         if layers == 1:
             self.weight0 = nn.Parameter(torch.empty(k, out_dim, in_dim))
             self.bias0 = nn.Parameter(torch.empty(k, out_dim))
@@ -79,14 +84,57 @@ class StackedPredictors(nn.Module):
         if self.layers == 2:
             self.bn.reset_parameters()
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        b = z.shape[0]
+    def forward(self, z: torch.Tensor, compute_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """``(K, B, d)`` predictions; ``compute_dtype`` (e.g. bfloat16): the first-layer GEMM in that
+        dtype (see :meth:`first_layer`), the rest in the weights' dtype."""
+        return self.tail(self.first_layer(z, compute_dtype))
+
+    def first_layer(self, z: torch.Tensor, compute_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """The heads' first layer as ONE GEMM: ``z (B, D) -> (B, K·H)`` (``+ bias0`` for 1-layer
+        heads), in the weights' dtype. ``weight0.flatten(0, 1)`` is a view (no copy). With a
+        ``compute_dtype`` other than the weights', the GEMM runs on ``z`` and the weights cast to it
+        (a cached copy refreshed in place when the weights change, unless they need a gradient)
+        and its result is cast back before the bias is added."""
+        w = self.weight0.flatten(0, 1)
+        bias = self.bias0.flatten() if self.layers == 1 else None
+        if compute_dtype is None or compute_dtype == w.dtype:
+            return F.linear(z, w, bias)
+        low = w.to(compute_dtype) if w.requires_grad and torch.is_grad_enabled() else self.weight_copy(compute_dtype)
+        h = F.linear(z.to(compute_dtype), low).to(w.dtype)
+        return h if bias is None else h + bias
+
+    def tail(self, h: torch.Tensor) -> torch.Tensor:
+        """The rest of the heads after :meth:`first_layer`: ``(B, K·H) -> (K, B, d)``."""
+        b = h.shape[0]
         if self.layers == 1:
-            h = F.linear(z, self.weight0.flatten(0, 1), self.bias0.flatten())  # (B, K*d)
             return h.view(b, self.k, self.out_dim).transpose(0, 1)
-        h = torch.relu(self.bn(F.linear(z, self.weight0.flatten(0, 1))))  # (B, K*H)
-        h = h.view(b, self.k, self.hidden).transpose(0, 1)
+        h = torch.relu(self.bn(h)).view(b, self.k, self.hidden).transpose(0, 1)
         return torch.baddbmm(self.bias1.unsqueeze(1), h, self.weight1.transpose(1, 2))
+
+    def tail_parameters(self) -> list:
+        """Parameters that :meth:`tail` uses (1 layer: none; 2 layers: BN's, ``weight1``, ``bias1``)."""
+        return [p for n, p in self.named_parameters() if n not in ("weight0", "bias0")]
+
+    @torch.no_grad()
+    def weight_copy(self, dtype: torch.dtype) -> torch.Tensor:
+        """``weight0`` as ``(K·H, D)`` in ``dtype``: one buffer per dtype, refilled in place only when
+        the weights changed since the last call: their storage, device or version counter, or a
+        call of :meth:`weights_updated` (fused optimisers update in place without bumping the
+        version counter)."""
+        w = self.weight0.detach().flatten(0, 1)
+        key = (w.data_ptr(), w.device, self.weight0._version, self._updates)
+        cached = self._copies.get(dtype)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        buf = cached[1] if cached is not None and cached[1].shape == w.shape and cached[1].device == w.device \
+            else torch.empty(w.shape, dtype=dtype, device=w.device)
+        buf.copy_(w)
+        self._copies[dtype] = (key, buf)
+        return buf
+
+    def weights_updated(self) -> None:
+        """Say that the weights changed in place (an optimiser step): copies are refilled when next used."""
+        self._updates += 1
 
     def extra_repr(self) -> str:
         return f"k={self.k}, in_dim={self.in_dim}, out_dim={self.out_dim}, layers={self.layers}, hidden={self.hidden}"
@@ -115,6 +163,16 @@ class LFRConfig:
     pred_compile: ``off`` (eager stacked heads) or a ``torch.compile`` mode for the predictor
     heads (``reduce-overhead`` = CUDA graphs); which wins for small, launch-bound shapes is
     decided by ``benchmarks/loss_kernel.py`` on a GPU, so the default stays ``off``.
+    pred_precision: ``32`` (float32 GEMMs) or ``bf16``: the predictor heads' first-layer GEMMs
+    (forward, input and weight gradients, in both phases) in bfloat16 on a cached bf16 copy of
+    the float32 weights, which the optimiser keeps updating in float32; the loss stays float32.
+    Pays on CPUs with AVX512-BF16/AMX and on GPUs (``benchmarks/lfr_step.py``).
+    target_cache: ``auto`` (cache the (N, K, d) targets once when they take at most
+    ``target_cache_mb``, else recompute them per batch from the frozen bank), ``on`` or ``off``.
+    Recomputed and cached targets are equal: the bank is a frozen function of the input.
+    pred_sample: the predictor phase of each outer epoch trains on a seeded subsample of this
+    many pool samples (embedded, and with recomputed targets projected, shard by shard); a pool
+    at or under it is used whole, as in the released code.
     """
 
     k: int = 6
@@ -133,6 +191,10 @@ class LFRConfig:
     seed: int = 0
     loss_impl: str = "auto"
     pred_compile: str = "off"
+    pred_precision: str = "32"
+    target_cache: str = "auto"
+    target_cache_mb: int = 1024
+    pred_sample: int = 2 ** 18
 
     def __post_init__(self):
         def positive_int(name, value, minimum=1, optional=False):
@@ -148,6 +210,9 @@ class LFRConfig:
         positive_int("pred_epochs", self.pred_epochs, minimum=1 if self.schedule == "alternating" else 0)
         positive_int("dpp_sample", self.dpp_sample, minimum=2)
         positive_int("seed", self.seed, minimum=0)
+        positive_int("target_cache_mb", self.target_cache_mb, minimum=0)
+        positive_int("pred_sample", self.pred_sample, minimum=2)
+        choice("target_cache", self.target_cache, TARGET_CACHE)
         choice("pred_layers", self.pred_layers, (1, 2))
         choice("loss", self.loss, LOSSES)
         choice("reduction", self.reduction, REDUCTIONS)
@@ -156,6 +221,9 @@ class LFRConfig:
         choice("init", self.init, INIT_SCHEMES)
         choice("loss_impl", self.loss_impl, LOSS_IMPLS)
         choice("pred_compile", self.pred_compile, PRED_COMPILE)
+        if isinstance(self.pred_precision, int) and not isinstance(self.pred_precision, bool):
+            object.__setattr__(self, "pred_precision", str(self.pred_precision))  # YAML / --set read 32 as a number
+        choice("pred_precision", self.pred_precision, tuple(PRED_PRECISIONS))
         if self.loss_impl == "triton" and self.loss != "barlow":
             raise ValueError(f"LFR loss_impl='triton' is the fused barlow kernel; loss={self.loss!r} needs "
                              "loss_impl 'auto' or 'torch'")
@@ -176,7 +244,8 @@ class LFR(Objective):
     """The LFR objective (protocol of :mod:`core.objectives`) around a frozen projector bank.
 
     ``targets (N, K, d)``: the bank's outputs for the whole pretrain pool indexed by sample
-    index, filled by :meth:`prepare`. It is a plain tensor attribute, not a registered buffer:
+    index, filled by :meth:`prepare` when they fit (``target_cache``; else each batch is
+    projected as it comes). It is a plain tensor attribute, not a registered buffer:
     it is not saved in state dicts (recomputed cheaply) and DDP does not broadcast it every
     step (DDP broadcasts all buffers, persistent or not).
     """
@@ -190,7 +259,7 @@ class LFR(Objective):
         out_dim = getattr(bank, "out_dim", None) or config.proj_dim or dim
         self.predictors = StackedPredictors(config.k, dim, out_dim, config.pred_layers, config.pred_hidden)
         self.predictors.requires_grad_(config.schedule == "joint")
-        self.targets = torch.empty(0, config.k, out_dim)
+        self.targets, self.out_dim, self.cached = torch.empty(0, config.k, out_dim), out_dim, True
         self.target_loss = TargetLoss(config.loss, config.lambd, config.reduction, config.form, config.loss_impl)
 
     def train(self, mode: bool = True) -> "LFR":
@@ -204,10 +273,16 @@ class LFR(Objective):
         """Cache the bank's outputs for every sample of ``loader`` (``(x, y, index)`` batches).
 
         ``encoder`` is unused (LFR targets depend on the input only). Targets are stored on
-        ``device`` in the bank's dtype (float32 for half-precision banks).
+        ``device`` in the bank's dtype (float32 for half-precision banks). When
+        :meth:`caches_targets` says no (``target_cache``), nothing is computed here: every batch
+        projects its own inputs (:meth:`batch_targets`).
         """
         self.bank.eval()
         n = len(loader.dataset)
+        self.cached = self.caches_targets(n)
+        if not self.cached:
+            self.targets = torch.empty(0, self.config.k, self.out_dim)
+            return
         targets, seen = None, torch.zeros(n, dtype=torch.bool)
         for x, _, index in loader:
             x = x.to(device) if hasattr(x, "to") else x
@@ -223,8 +298,37 @@ class LFR(Objective):
                              "it must yield (x, y, index) over the whole pretrain pool")
         self.targets = targets
 
+    def caches_targets(self, n: int) -> bool:
+        """Whether the targets of an ``n``-sample pool are cached (``config.target_cache``)."""
+        mode = self.config.target_cache
+        if mode != "auto":
+            return mode == "on"
+        return n * self.config.k * self.out_dim * 4 <= self.config.target_cache_mb * 2 ** 20
+
+    @torch.no_grad()
+    def batch_targets(self, x) -> torch.Tensor:
+        """The bank's outputs for a batch ``(B, K, d)`` (float32 at least), computed now."""
+        out = self.bank(x).transpose(0, 1)
+        return out if out.dtype in (torch.float32, torch.float64) else out.float()
+
+    def pool_targets(self, x) -> Optional[torch.Tensor]:
+        """Targets of pool inputs for the predictor phase: ``None`` when they are cached (looked
+        up by index), else :meth:`batch_targets`."""
+        return None if self.cached else self.batch_targets(x)
+
+    @property
+    def inner_sample_size(self) -> int:
+        """Pool samples the predictor phase trains on per outer epoch (``config.pred_sample``)."""
+        return self.config.pred_sample
+
+    def _targets_of(self, index, x=None) -> torch.Tensor:
+        """``(B, K, d)`` targets by cache lookup, or projected from ``x`` when not cached."""
+        if not self.cached:
+            return self.batch_targets(x)
+        return self.targets[torch.as_tensor(index, device=self.targets.device, dtype=torch.long)]
+
     def _check_prepared(self) -> None:
-        if self.targets.shape[0] == 0:
+        if self.cached and self.targets.shape[0] == 0:
             raise RuntimeError("LFR targets are not cached: call prepare(encoder, loader, device) first")
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -240,25 +344,31 @@ class LFR(Objective):
         """loss(predictors(z), targets[index]). Under ``alternating`` the predictor parameters
         are used detached (no gradient reaches them whatever their ``requires_grad``)."""
         self._check_prepared()
-        target = self.targets[torch.as_tensor(index, device=self.targets.device, dtype=torch.long)]
+        target = self._targets_of(index, x).to(z.device)
         return self.loss(self.heads(z, detached=self.config.schedule == "alternating"), target.transpose(0, 1))
+
+    @property
+    def compute_dtype(self) -> Optional[torch.dtype]:
+        """The heads' GEMM dtype (``config.pred_precision``); ``None`` = the weights' own."""
+        return PRED_PRECISIONS[self.config.pred_precision]
 
     def heads(self, z: torch.Tensor, detached: bool = False) -> torch.Tensor:
         """``predictors(z)`` ``(K, B, d)``; ``detached``: with the predictor parameters detached
-        (no gradient reaches them). ``config.pred_compile`` other than ``off`` runs the stacked
-        heads through ``torch.compile`` in that mode (compiled once per LFR, lazily)."""
-        mode = self.config.pred_compile
+        (no gradient reaches them; only the input gradient is computed). ``config.pred_compile``
+        other than ``off`` runs the stacked heads through ``torch.compile`` in that mode
+        (compiled once per LFR, lazily)."""
+        mode, kwargs = self.config.pred_compile, {"compute_dtype": self.compute_dtype}
         if mode == "off" and not detached:
-            return self.predictors(z)
+            return self.predictors(z, **kwargs)
         params = {n: (p.detach() if detached else p) for n, p in self.predictors.named_parameters()}
         if mode == "off":
-            return torch.func.functional_call(self.predictors, params, (z,))
+            return torch.func.functional_call(self.predictors, params, (z,), kwargs)
         fn = _COMPILED_HEADS.get(self.predictors)
         if fn is None:
             predictors = self.predictors
 
             def apply(params, z):
-                return torch.func.functional_call(predictors, params, (z,))
+                return torch.func.functional_call(predictors, params, (z,), kwargs)
 
             fn = _COMPILED_HEADS[self.predictors] = torch.compile(apply, mode=mode, dynamic=False)
         return fn(params, z)
@@ -274,20 +384,27 @@ class LFR(Objective):
         return self.config.pred_epochs if self.config.schedule == "alternating" else 0
 
     def inner_phase(self, embeddings: torch.Tensor, index: torch.Tensor, optimizer, batch_size: int,
-                    generator: Optional[torch.Generator] = None) -> float:
+                    generator: Optional[torch.Generator] = None, targets: Optional[torch.Tensor] = None) -> float:
         """Train the predictors for ``inner_epochs`` epochs on cached ``embeddings (N, D)``
-        against ``targets[index]``: shuffled minibatches (``generator``), no encoder pass.
+        against ``targets[index]`` (or the given ``targets (N, K, d)``, projected with the
+        embeddings when they are not cached): shuffled minibatches (``generator``), no encoder pass.
 
-        Predictor parameters get ``requires_grad=True`` for the phase and their previous flags
-        back afterwards; the predictors run in train mode. A trailing batch of one sample is
+        Each step fills the gradients with :class:`~core.objectives.predictor_step.PredictorStep`
+        (the first-layer weight gradient by one GEMM into a buffer allocated once, none for the
+        embeddings) and calls ``optimizer.step()``; with ``pred_compile`` other than ``off`` the
+        compiled heads run under plain autograd instead. Predictor parameters get
+        ``requires_grad=True`` for the phase and their previous flags back afterwards (their
+        ``.grad`` is dropped); the predictors run in train mode. A trailing batch of one sample is
         skipped with 2-layer heads (BatchNorm needs two). Returns the mean loss (nan if no step).
         """
         self._check_prepared()
         params = list(self.predictors.parameters())
         flags, was_training = [p.requires_grad for p in params], self.predictors.training
-        emb = embeddings.detach().to(self.predictors.weight0.dtype)
-        target = self.targets[torch.as_tensor(index, device=self.targets.device, dtype=torch.long)]
+        fast = self.config.pred_compile == "off"
+        emb = embeddings.detach().to((self.compute_dtype if fast else None) or self.predictors.weight0.dtype)
+        target = targets if targets is not None else self._targets_of(index)
         target = target.to(emb.device).transpose(0, 1)  # (K, N, d)
+        step = PredictorStep(self.predictors, self.loss, self.compute_dtype)
         losses = []
         try:
             for p in params:
@@ -298,12 +415,17 @@ class LFR(Objective):
                 for batch in order.split(batch_size):
                     if len(batch) < 2 and self.config.pred_layers == 2:
                         continue
-                    loss = self.loss(self.heads(emb[batch]), target[:, batch])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    if fast:
+                        loss = step(emb[batch], target[:, batch])
+                    else:
+                        loss = self.loss(self.heads(emb[batch]), target[:, batch])
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
                     optimizer.step()
+                    self.predictors.weights_updated()
                     losses.append(loss.detach())
         finally:
+            step.release()
             for p, flag in zip(params, flags):
                 p.requires_grad_(flag)
             self.predictors.train(was_training)

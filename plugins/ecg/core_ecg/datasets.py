@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.data import ArrayDataset, concat
+from core.data import ArrayDataset, concat, unlabelled_corpus
 from core.errors import UserError
 from core.splits import SPLITS
 from core.specs import InputSpec, LoadedDataset
@@ -34,15 +34,35 @@ def load_ecg5000(path=None, *, seed: int = 0, on_bad_record: str = "error", opti
     return build(corpus, opts, problems, seed, "ecg/ecg5000")
 
 
-def load_records(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
-    """A user's labelled corpus at ``path`` (WFDB, PTB-XL, UCR, .npz/.npy; see readers)."""
+def load_records(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None,
+                 unlabelled: bool = False) -> LoadedDataset:
+    """A user's labelled corpus at ``path`` (WFDB, PTB-XL, UCR, .npz/.npy; see readers);
+    ``unlabelled=True``: the same formats without labels (WFDB without labels.csv, ``x.npy``
+    alone), every record in the pretrain pool (``--pretrain-data``)."""
     if path is None:
         raise UserError("ecg/records reads your own files: pass --data PATH (a WFDB folder with labels.csv, "
                         "a PTB-XL folder, UCR .tsv/.ts files or a .npz)")
     opts = parse_options(options)
     problems = Problems(on_bad_record)
-    corpus = read_corpus(path, opts, problems)
+    corpus = read_corpus(path, opts, problems, labelled=not unlabelled)
+    if unlabelled:
+        return build_unlabelled(corpus, opts, problems, "ecg/records")
     return build(corpus, opts, problems, seed, "ecg/records")
+
+
+def build_unlabelled(corpus: Corpus, opts: Options, problems: Problems, name: str) -> LoadedDataset:
+    """Leads, rate, length and standardisation fitted on the whole corpus -> an unlabelled pool."""
+    records, leads = preprocess.select_leads(corpus.records, opts.leads, problems)
+    if not records:
+        why = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
+        raise UserError(f"{corpus.source}: no usable records{why}")
+    fs = preprocess.resample(records, opts.fs, opts.source_fs)
+    length = preprocess.common_length(records, opts.length, corpus.source)
+    mean, std = preprocess.fit_standardiser([r.signal[:, :length] for r in records], corpus.source)
+    pool = ArrayDataset(preprocess.to_array(records, length, mean, std), None, [r.id for r in records])
+    spec = InputSpec("sequence", (len(mean), length), sample_rate=fs, channel_names=leads)
+    return unlabelled_corpus(pool, spec, name=name, source=corpus.source, skipped=problems.skipped,
+                             failed=problems.failed)
 
 
 def build(corpus: Corpus, opts: Options, problems: Problems, seed: int, name: str) -> LoadedDataset:
@@ -61,5 +81,6 @@ def build(corpus: Corpus, opts: Options, problems: Problems, seed: int, name: st
     splits = {s: full.subset(index[s]) for s in SPLITS}
     splits["pretrain"] = concat([splits["train"], splits["val"]], labelled=False)
     spec = InputSpec("sequence", (len(mean), length), sample_rate=fs, channel_names=leads)
-    return LoadedDataset(splits, spec, task, name=name, source=corpus.source, skipped=list(problems.skipped))
+    return LoadedDataset(splits, spec, task, name=name, source=corpus.source, skipped=list(problems.skipped),
+                         failed=list(problems.failed))
 

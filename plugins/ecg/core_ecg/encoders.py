@@ -55,3 +55,56 @@ def build_xresnet1d(spec: InputSpec, dim: int) -> nn.Module:
     from tsai.models.XResNet1dPlus import xresnet1d18plus
 
     return xresnet1d18plus(c, dim, seq_len=length)
+
+
+# -- heads that keep position (issue 17 item 3: candidates for LFR on UCR sets) ---------------
+def _tstcc_features(in_channels: int) -> nn.Module:
+    """The TS-TCC CNN's three conv blocks (no pooling over time, no head): ``(B, C, L) -> (B, 128, L')``."""
+    return TSTCCEncoder(in_channels, 1).features
+
+
+def _feature_length(features: nn.Module, in_channels: int, length: int) -> int:
+    with torch.no_grad():  # eval: BatchNorm's running statistics stay untouched
+        out = features.eval()(torch.zeros(1, in_channels, length)).shape[-1]
+    features.train()
+    return int(out)
+
+
+class BinnedCNN(nn.Module):
+    """TS-TCC conv blocks, the last map average-pooled to ``max(1, dim // 128)`` equal time bins
+    and flattened: position kept at the bins' resolution. When ``dim`` is a multiple of 128 there
+    is no head (with ``dim = 128 · L'``, L' the map's length, about L/8, this is the released LFR
+    code's flatten representation); otherwise a linear layer maps the bins to ``dim``."""
+
+    def __init__(self, in_channels: int, dim: int):
+        super().__init__()
+        bins = max(1, dim // 128)
+        self.features = _tstcc_features(in_channels)
+        self.pool = nn.AdaptiveAvgPool1d(bins)
+        self.head = nn.Identity() if dim == 128 * bins else nn.Linear(128 * bins, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.features(x)).flatten(1))
+
+
+class FlattenCNN(nn.Module):
+    """TS-TCC conv blocks, the last map (128 x L') flattened, then ``Linear(128 L', dim)``."""
+
+    def __init__(self, in_channels: int, length: int, dim: int):
+        super().__init__()
+        self.features = _tstcc_features(in_channels)
+        self.head = nn.Linear(128 * _feature_length(self.features, in_channels, length), dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+def build_cnn_bins(spec: InputSpec, dim: int) -> nn.Module:
+    c, _ = _channels_length(spec, "ecg/cnn-bins")
+    return BinnedCNN(c, dim)
+
+
+def build_cnn_flatten(spec: InputSpec, dim: int) -> nn.Module:
+    c, length = _channels_length(spec, "ecg/cnn-flatten")
+    return FlattenCNN(c, length, dim)
+

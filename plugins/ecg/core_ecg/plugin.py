@@ -16,7 +16,7 @@ def core_datasets():
         DatasetSpec("ecg/records", lazy("core_ecg.datasets:load_records"),
                     "your ECG corpus via --data: WFDB (+labels.csv), PTB-XL, UCR .tsv/.ts, .npz/.npy; "
                     "options fs, source_fs, leads, length, sampling, labels, val_fraction, test_fraction, task",
-                    modality="sequence"),
+                    modality="sequence", stream=lazy("core_ecg.stream:stream_records")),
     ]
 
 
@@ -27,6 +27,11 @@ def core_encoders():
                     "TS-TCC 1-D CNN (3 conv blocks 32/64/128, GAP, linear); fast on CPU"),
         EncoderSpec("ecg/inception", lazy("core_ecg.encoders:build_inception"), ("sequence",), "tsai InceptionTimePlus"),
         EncoderSpec("ecg/xresnet1d", lazy("core_ecg.encoders:build_xresnet1d"), ("sequence",), "tsai xresnet1d18plus"),
+        EncoderSpec("ecg/cnn-bins", lazy("core_ecg.encoders:build_cnn_bins"), ("sequence",),
+                    "TS-TCC CNN blocks, last map pooled to dim/128 time bins and flattened (position kept; "
+                    "dim = 128 x L/8: the released LFR flatten)"),
+        EncoderSpec("ecg/cnn-flatten", lazy("core_ecg.encoders:build_cnn_flatten"), ("sequence",),
+                    "TS-TCC CNN blocks, last map flattened (128 x L/8), linear to dim"),
     ]
 
 
@@ -90,8 +95,8 @@ def core_recipes():
     return [Recipe(
         name="ecg/default", dataset="ecg/ecg5000", data_dataset="ecg/records",
         encoder="ecg/cnn", projector="ecg/conv1d",
-        # the released code's time-series protocol: 40 epochs, K=6 from r=10 candidates, 5 predictor epochs
-        params={"epochs": 40, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
+        # the released code's time-series protocol: 40 epochs (120 steps of ECG5000's pool), K=6 from r=10 candidates, 5 predictor epochs
+        params={"steps": 120, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
                 "objective_params": {"k": 6, "candidates_per_slot": 10, "pred_epochs": 5}},
         description="LFR on ECG5000 with the TS-TCC CNN, K=6 random Conv1d targets (released-code settings)",
     )]

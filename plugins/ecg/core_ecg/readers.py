@@ -23,16 +23,18 @@ import numpy as np
 from core.errors import UserError
 from core_ecg import ucr
 from core_ecg.options import Options
-from core_ecg.records import Corpus, Problems, Record, check_finite, not_read, parse_split
+from core_ecg.records import Corpus, Problems, Record, check_finite, parse_split
 
 PTBXL_CLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 _FORMATS_HINT = ("pass --data a WFDB record or folder (with labels.csv), a PTB-XL folder, "
                  "UCR NAME_TRAIN/NAME_TEST .tsv/.ts files, or a .npz/.npy array")
 
 
-def read_corpus(path, options: Options, problems: Problems) -> Corpus:
-    """Detect the format of ``path`` and read every record (bad ones go to ``problems``)."""
-    corpus = _detect_and_read(Path(path).expanduser(), options, problems)
+def read_corpus(path, options: Options, problems: Problems, labelled: bool = True) -> Corpus:
+    """Detect the format of ``path`` and read every record (bad ones go to ``problems``).
+    ``labelled=False`` (an unlabelled corpus for ``--pretrain-data``): no labels are needed or
+    read; every record's ``label`` is None."""
+    corpus = _detect_and_read(Path(path).expanduser(), options, problems, labelled)
     if options.labels and corpus.format != "wfdb":
         raise UserError(f"{path}: option labels only applies to WFDB records, this is {corpus.format}; "
                         f"drop --option labels")
@@ -42,27 +44,30 @@ def read_corpus(path, options: Options, problems: Problems) -> Corpus:
     return corpus
 
 
-def _detect_and_read(path: Path, options: Options, problems: Problems) -> Corpus:
+def _detect_and_read(path: Path, options: Options, problems: Problems, labelled: bool) -> Corpus:
     if not path.exists():
         if ucr.split_files(path):
             return ucr.read_ucr(ucr.split_files(path), problems, str(path))
         if path.with_name(path.name + ".hea").is_file():
-            return read_wfdb([path.with_name(path.name + ".hea")], path.parent, options, problems, str(path))
+            return read_wfdb([path.with_name(path.name + ".hea")], path.parent, options, problems, str(path),
+                             labelled)
         raise UserError(f"{path}: no such file or directory; {_FORMATS_HINT}")
     if path.is_dir():
-        return _read_folder(path, options, problems)
-    return _read_file(path, options, problems)
+        return _read_folder(path, options, problems, labelled)
+    return _read_file(path, options, problems, labelled)
 
 
 # files a PhysioNet download holds beside the records; not listed as skipped
 _METADATA = {"records", "annotators", "sha256sums.txt", "license.txt", "readme", "readme.md", "readme.txt"}
+# what a PTB-XL release holds beside ptbxl_database.csv (both sampling rates); anything else is listed
+PTBXL_RELEASE = ("ptbxl_database.csv", "scp_statements.csv", "records100", "records500", "example_physionet.py")
 
 
-def _read_folder(folder: Path, options: Options, problems: Problems) -> Corpus:
+def _read_folder(folder: Path, options: Options, problems: Problems, labelled: bool = True) -> Corpus:
     """One corpus per folder (module docstring); files the format does not use are listed as
-    skipped (PTB-XL's own layout is taken as is; hidden files are ignored)."""
+    skipped (for PTB-XL, the files beside its release layout; hidden files are ignored)."""
     if (folder / "ptbxl_database.csv").is_file():
-        return read_ptbxl(folder, options, problems)
+        return read_ptbxl(folder, options, problems, labelled)
     prefixes = ucr.prefixes_in(folder)
     if len(prefixes) > 1:
         names = ", ".join(p.name for p in prefixes)
@@ -76,21 +81,21 @@ def _read_folder(folder: Path, options: Options, problems: Problems) -> Corpus:
         raise UserError(f"{folder}: holds several .npz files; pass --data {npz[0]}")
     if npz:
         _list_unused(folder, {npz[0]}, problems, f"not read ({npz[0].name} is the corpus)")
-        return read_npz(npz[0], problems)
+        return read_npz(npz[0], problems, labelled)
     if (folder / "x.npy").is_file():
         used = {folder / f"{name}.npy" for name in ("x", "y", "split")}
         _list_unused(folder, used, problems, "not read (x.npy, y.npy and split.npy are the corpus)")
-        return read_npy(folder / "x.npy", problems)
+        return read_npy(folder / "x.npy", problems, labelled)
     headers = sorted(folder.rglob("*.hea"))
     if headers:
-        corpus = read_wfdb(headers, folder, options, problems, str(folder))
+        corpus = read_wfdb(headers, folder, options, problems, str(folder), labelled)
         records = {h.with_suffix("") for h in headers}
         labels = Path(options.labels).expanduser() if options.labels else folder / "labels.csv"
         signals = {f for h in headers for f in _signal_files(h)}
         unused = [f for f in sorted(folder.rglob("*")) if f.is_file() and f.with_suffix("") not in records
                   and f not in signals and f != labels and not _hidden_or_metadata(f, folder)]
         for f in unused:
-            not_read(problems, f, f"not part of any WFDB record (no {f.with_suffix('.hea').name} header); not read")
+            problems.not_read(f, f"not part of any WFDB record (no {f.with_suffix('.hea').name} header); not read")
         return corpus
     raise UserError(f"{folder}: no ECG records found; {_FORMATS_HINT}")
 
@@ -113,22 +118,22 @@ def _list_unused(folder: Path, used: set, problems: Problems, reason: str) -> No
     """List the top-level files of ``folder`` outside ``used`` as skipped (sub-folders are not read)."""
     for f in sorted(folder.iterdir()):
         if f not in used and not _hidden_or_metadata(f, folder):
-            not_read(problems, f, reason if f.is_file() else "a sub-folder is not read for this format")
+            problems.not_read(f, reason if f.is_file() else "a sub-folder is not read for this format")
 
 
-def _read_file(path: Path, options: Options, problems: Problems) -> Corpus:
+def _read_file(path: Path, options: Options, problems: Problems, labelled: bool = True) -> Corpus:
     name = path.name.lower()
     if name == "ptbxl_database.csv":
-        return read_ptbxl(path.parent, options, problems)
+        return read_ptbxl(path.parent, options, problems, labelled)
     if name.endswith(".npz"):
-        return read_npz(path, problems)
+        return read_npz(path, problems, labelled)
     if name.endswith(".npy"):
-        return read_npy(path, problems)
+        return read_npy(path, problems, labelled)
     if path.suffix.lower() in (".hea", ".dat", ".mat"):
         header = path.with_suffix(".hea")
         if not header.is_file():
             raise UserError(f"{header}: no WFDB header for {path.name}; a WFDB record needs its .hea file")
-        return read_wfdb([header], path.parent, options, problems, str(path))
+        return read_wfdb([header], path.parent, options, problems, str(path), labelled)
     suffix = ucr._suffix(path)
     if suffix:
         stem = path.name[: -len(suffix)]
@@ -206,19 +211,24 @@ def _record_key(name: str) -> str:
     return name
 
 
-def read_wfdb(headers: list, folder: Path, options: Options, problems: Problems, source: str) -> Corpus:
-    """WFDB records labelled by ``options.labels`` or ``labels.csv`` in ``folder``."""
+def wfdb_entries(headers: list, folder: Path, options: Options, problems: Problems, labelled: bool = True) -> list:
+    """``(name, record path, raw label, split)`` of every WFDB header, labelled by
+    ``options.labels`` or ``labels.csv`` in ``folder`` (``labelled=False``: label and split
+    None, no labels file needed). Records without a usable label go to ``problems``. Shared by
+    the in-memory reader and the stream of ``core prepare``."""
+    names = [(h.relative_to(folder).with_suffix("").as_posix(), str(h.with_suffix(""))) for h in headers]
+    if not labelled:
+        return [(name, record, None, None) for name, record in names]
     labels_file = Path(options.labels).expanduser() if options.labels else folder / "labels.csv"
     if not labels_file.is_file():
         where = "" if options.labels else " next to the records"
         raise UserError(f"{labels_file}: no labels file{where}; write one with columns record,label "
-                        f"(optional split train/val/test) or pass --option labels=FILE")
+                        f"(optional split train/val/test) or pass --option labels=FILE (without labels: "
+                        f"--pretrain-data, or core prepare --unlabelled)")
     labels = _read_labels(labels_file)
-    corpus, seen = Corpus(source=source, format="wfdb"), set()
-    for header in headers:
-        name = header.relative_to(folder).with_suffix("").as_posix()
+    out, seen = [], set()
+    for header, (name, record) in zip(headers, names):
         key = name if name in labels else header.stem if header.stem in labels else None
-        record = str(header.with_suffix(""))
         if key is None:
             problems.bad(record, f"has no label in {labels_file}", f"add a row '{name},<label>' to it")
             continue
@@ -232,14 +242,23 @@ def read_wfdb(headers: list, folder: Path, options: Options, problems: Problems,
         if not label or label.lower() == "nan":
             problems.bad(record, f"has an empty label in {labels_file}")
             continue
-        read = read_record(header.with_suffix(""), record, problems)
-        if read is not None:
-            label = tuple(sorted({p.strip() for p in label.split(";") if p.strip()})) if ";" in label else label
-            corpus.records.append(Record(name, read[0], read[1], read[2], label, split))
+        label = tuple(sorted({p.strip() for p in label.split(";") if p.strip()})) if ";" in label else label
+        out.append((name, record, label, split))
     if len(headers) > 1:
         for key in sorted(set(labels) - seen):
             problems.bad(str(folder / key), f"is listed in {labels_file} but has no WFDB header",
                          "remove the row or add the record")
+    return out
+
+
+def read_wfdb(headers: list, folder: Path, options: Options, problems: Problems, source: str,
+              labelled: bool = True) -> Corpus:
+    """WFDB records labelled as :func:`wfdb_entries` says (``labelled=False``: every record)."""
+    corpus = Corpus(source=source, format="wfdb")
+    for name, record, label, split in wfdb_entries(headers, folder, options, problems, labelled):
+        read = read_record(Path(record), record, problems)
+        if read is not None:
+            corpus.records.append(Record(name, *read, label, split))
     corpus.multilabel = any(isinstance(r.label, tuple) for r in corpus.records)
     return corpus
 
@@ -258,18 +277,23 @@ def _superclasses(folder: Path) -> dict:
     return {str(code): str(cls) for code, cls in table["diagnostic_class"].items() if str(cls) in PTBXL_CLASSES}
 
 
-def read_ptbxl(folder: Path, options: Options, problems: Problems) -> Corpus:
-    """PTB-XL: superclass multilabels from ``scp_codes``; folds 1-8 train, 9 val, 10 test."""
+def ptbxl_entries(folder: Path, options: Options, problems: Problems, labelled: bool = True) -> list:
+    """``(relative name, record path, superclass tuple, split)`` of every row of
+    ``ptbxl_database.csv``: superclass multilabels from ``scp_codes``, folds 1-8 train, 9 val,
+    10 test (``labelled=False``: label and split None, those columns not read). Rows that cannot
+    be parsed go to ``problems``. Shared by the in-memory reader and the stream of ``core prepare``."""
     import pandas as pd
 
     db_file = folder / "ptbxl_database.csv"
     db = read_csv(db_file, "use the ptbxl_database.csv of the PTB-XL release")
     column = "filename_lr" if options.sampling == 100 else "filename_hr"
-    missing = {"scp_codes", "strat_fold", column} - set(db.columns)
+    missing = ({"scp_codes", "strat_fold", column} if labelled else {column}) - set(db.columns)
     if missing:
         raise UserError(f"{db_file}: lacks column(s) {', '.join(sorted(missing))}; is it the PTB-XL release file?")
+    if not labelled:
+        return [(rel, str(folder / rel), None, None) for rel in db[column].astype(str)]
     code_class = _superclasses(folder)
-    corpus = Corpus(source=str(folder), format="ptbxl", multilabel=True, classes=PTBXL_CLASSES)
+    out = []
     for row in db.itertuples(index=False):
         rel = str(getattr(row, column))
         record = str(folder / rel)
@@ -284,23 +308,36 @@ def read_ptbxl(folder: Path, options: Options, problems: Problems) -> Corpus:
         if not (fold == fold and 1 <= fold <= 10):
             problems.bad(record, f"strat_fold {row.strat_fold!r} in {db_file} is not 1..10")
             continue
-        read = read_record(folder / rel, record, problems)
-        if read is None:
-            continue
-        label = tuple(sorted({code_class[c] for c in codes if c in code_class}))
         split = "train" if fold <= 8 else "val" if fold == 9 else "test"
-        corpus.records.append(Record(rel, read[0], read[1], read[2], label, split))
+        out.append((rel, record, tuple(sorted({code_class[c] for c in codes if c in code_class})), split))
+    return out
+
+
+def read_ptbxl(folder: Path, options: Options, problems: Problems, labelled: bool = True) -> Corpus:
+    """PTB-XL records as :func:`ptbxl_entries` lists them; files beside the release are listed as
+    not read."""
+    entries = ptbxl_entries(folder, options, problems, labelled)
+    _list_unused(folder, {folder / name for name in PTBXL_RELEASE}, problems, "not part of the PTB-XL release; not read")
+    corpus = Corpus(source=str(folder), format="ptbxl", multilabel=labelled, classes=PTBXL_CLASSES if labelled else None)
+    for rel, record, label, split in entries:
+        read = read_record(folder / rel, record, problems)
+        if read is not None:
+            corpus.records.append(Record(rel, *read, label, split))
     return corpus
 
 
 # -- arrays --------------------------------------------------------------------------------
-def _array_corpus(file: Path, x, y, split, fs, ids, classes, problems: Problems, fmt: str) -> Corpus:
+def _array_corpus(file: Path, x, y, split, fs, ids, classes, problems: Problems, fmt: str,
+                  labelled: bool = True) -> Corpus:
+    """Records of an array archive; ``labelled=False`` ignores ``y``, ``split`` and ``classes``."""
     x = np.asarray(x)
     if x.ndim == 2:
         x = x[:, None, :]
     if x.ndim != 3 or x.dtype.kind not in "iuf":
         raise UserError(f"{file}: x must be a numeric array (N, C, L) or (N, L), got {x.dtype} {x.shape}")
-    if y is None:
+    if not labelled:
+        y, split, classes = np.full(len(x), "", dtype=object), None, None
+    elif y is None:
         raise UserError(f"{file}: no labels; store them as 'y' (N,) or (N, n_classes) beside 'x'")
     y = np.asarray(y)
     if len(y) != len(x) or y.ndim > 2:
@@ -319,8 +356,8 @@ def _array_corpus(file: Path, x, y, split, fs, ids, classes, problems: Problems,
     corpus = Corpus(source=str(file), format=fmt, multilabel=multilabel, classes=classes if multilabel else None)
     for i in range(n):
         record = f"{file}[{i}]"
-        label = _array_label(y[i], classes if multilabel else None)
-        if label is None:
+        label = _array_label(y[i], classes if multilabel else None) if labelled else None
+        if label is None and labelled:
             problems.bad(record, f"label {y[i]!r} cannot be parsed",
                          "y must hold class ids, class names, numbers or 0/1 indicator rows")
             continue
@@ -386,7 +423,7 @@ def _rate(file: Path, value: np.ndarray) -> float:
     return fs
 
 
-def read_npz(file: Path, problems: Problems) -> Corpus:
+def read_npz(file: Path, problems: Problems, labelled: bool = True) -> Corpus:
     """``.npz`` with ``x``, ``y`` and optional ``split``, ``fs``, ``ids``, ``classes``."""
     try:
         with np.load(file, allow_pickle=False) as data:
@@ -399,11 +436,12 @@ def read_npz(file: Path, problems: Problems) -> Corpus:
         raise UserError(f"{file}: no array 'x'; save signals with np.savez(file, x=..., y=...)")
     fs = _rate(file, arrays["fs"]) if "fs" in arrays else None
     return _array_corpus(file, arrays["x"], arrays.get("y"), arrays.get("split"), fs,
-                         arrays.get("ids"), arrays.get("classes"), problems, "npz")
+                         arrays.get("ids"), arrays.get("classes"), problems, "npz", labelled)
 
 
-def read_npy(file: Path, problems: Problems) -> Corpus:
-    """``x.npy`` (any name) with sibling ``y.npy`` and optional ``split.npy``."""
+def read_npy(file: Path, problems: Problems, labelled: bool = True) -> Corpus:
+    """``x.npy`` (any name) with sibling ``y.npy`` and optional ``split.npy`` (``labelled=False``:
+    ``x.npy`` alone)."""
     def load(f):
         try:
             array = np.load(f, allow_pickle=False)
@@ -414,8 +452,11 @@ def read_npy(file: Path, problems: Problems) -> Corpus:
     y_file = file.with_name("y.npy")
     if file.name == "y.npy" and file.with_name("x.npy").is_file():
         file = file.with_name("x.npy")
+    if not labelled:
+        return _array_corpus(file, load(file), None, None, None, None, None, problems, "npy", labelled)
     if not y_file.is_file():
-        raise UserError(f"{y_file}: missing; labels for {file.name} go in a sibling y.npy")
+        raise UserError(f"{y_file}: missing; labels for {file.name} go in a sibling y.npy "
+                        f"(or pass it as unlabelled --pretrain-data)")
     split_file = file.with_name("split.npy")
     split = load(split_file) if split_file.is_file() else None
     return _array_corpus(file, load(file), load(y_file), split, None, None, None, problems, "npy")

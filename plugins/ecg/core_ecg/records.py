@@ -1,7 +1,6 @@
 """The in-memory corpus every reader returns, and the bad-record policy."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -40,15 +39,9 @@ class Corpus:
     classes: Optional[tuple] = None
 
 
-# on_bad_record: raise a BadRecord, or remember (record, reason) in ``skipped``
+# on_bad_record: raise a BadRecord, or remember (record, reason) in ``skipped``; files no reader
+# uses are listed with ``problems.not_read`` in both modes
 Problems = BadRecords
-
-
-def not_read(problems: Problems, where, reason: str) -> None:
-    """A file of the corpus folder that no reader uses: listed in ``skipped.csv`` in both modes
-    (never dropped silently), with a warning."""
-    logging.getLogger("core.ecg").info("%s: %s", where, reason)
-    problems.skipped.append((str(where), reason))
 
 
 def parse_split(value) -> Optional[str]:

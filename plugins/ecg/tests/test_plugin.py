@@ -21,7 +21,8 @@ def test_hooks_register_against_the_specs():
     assert plugin.CORE_REQUIRES == ">=0.1,<0.2"
     names = [s.name for specs in pm.hook.core_datasets() for s in specs]
     assert names == ["ecg/ecg5000", "ecg/records"]
-    assert [s.name for specs in pm.hook.core_encoders() for s in specs] == ["ecg/cnn", "ecg/inception", "ecg/xresnet1d"]
+    assert [s.name for specs in pm.hook.core_encoders() for s in specs] == ["ecg/cnn", "ecg/inception", "ecg/xresnet1d",
+                                                                            "ecg/cnn-bins", "ecg/cnn-flatten"]
     assert [s.name for specs in pm.hook.core_projectors() for s in specs] == ["ecg/conv1d"]
 
 
@@ -32,7 +33,7 @@ def test_recipe_uses_registered_names_and_runconfig_fields():
     assert recipe.name == "ecg/default" and recipe.dataset == "ecg/ecg5000" and recipe.data_dataset == "ecg/records"
     assert recipe.encoder == "ecg/cnn" and recipe.projector == "ecg/conv1d"
     config = RunConfig().update(recipe.params, "ecg/default")
-    assert 20 <= config.epochs <= 40 and config.objective_params["k"] == 6
+    assert config.steps == 120 and config.objective_params["k"] == 6  # 40 epochs of the 500-beat pool
 
 
 def test_conv1d_projector_bank():

@@ -117,6 +117,20 @@ def test_ptbxl_500hz(ptbxl_dir):
     assert ds.splits["test"].ids == ["records500/00000/00010_hr"]
 
 
+def test_files_beside_a_ptbxl_release_are_listed_as_not_read(ptbxl_dir):
+    (ptbxl_dir / "notes.txt").write_text("downloaded in May\n")
+    (ptbxl_dir / "old_exports").mkdir()
+    (ptbxl_dir / "old_exports" / "a.csv").write_text("x\n")
+    for name in ("example_physionet.py", "LICENSE.txt", "SHA256SUMS.txt", "RECORDS"):  # the release's own files
+        (ptbxl_dir / name).write_text("release\n")
+    for path in (ptbxl_dir, ptbxl_dir / "ptbxl_database.csv"):  # in both modes, never raising
+        for mode in ("error", "skip"):
+            ds = load(path, on_bad_record=mode)
+            assert ds.skipped == [(str(ptbxl_dir / "notes.txt"), "not part of the PTB-XL release; not read"),
+                                  (str(ptbxl_dir / "old_exports"), "a sub-folder is not read for this format")]
+            assert len(ds.splits["train"]) == 8  # the records are all read
+
+
 def test_ucr_tsv_folder_prefix_and_file(ucr_dir):
     for path in (ucr_dir, ucr_dir / "Toy", ucr_dir / "Toy_TRAIN.tsv"):
         ds = load(path)

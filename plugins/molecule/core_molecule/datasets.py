@@ -15,6 +15,7 @@ from typing import Optional
 
 import numpy as np
 
+from core.data import unlabelled_corpus
 from core.errors import SKIP_FIX, BadRecords, UserError
 from core.splits import SPLITS, seed_of, split_name
 from core.specs import InputSpec, LoadedDataset, Task
@@ -41,11 +42,6 @@ class Problems(BadRecords):
     def molecule(self, entry: readers.Entry, reason: str, record_id: str, smiles: str, index: int,
                  fix: str = SKIP_FIX) -> None:
         self.bad(entry.where, reason, fix, id=record_id, smiles=smiles, input_index=index, line=entry.line)
-
-    def ignored(self, where: str, reason: str) -> None:
-        """A file beside the corpus that is not read: listed in ``skipped.csv`` in both modes."""
-        log.info("%s: %s", where, reason)
-        self.skipped.append((where, reason))
 
 
 # -- column choice ---------------------------------------------------------------------------------
@@ -249,8 +245,11 @@ def _parse(entry: readers.Entry, smiles_col: Optional[str], std: chem.Standardis
 
 
 def build(table: readers.Table, opts: Options, problems: Problems, seed: int, name: str,
-          source: str = "", fixed: Optional[dict] = None) -> LoadedDataset:
-    """Columns, parsing, featurisation, task, splits -> :class:`LoadedDataset` (module docstring)."""
+          source: str = "", fixed: Optional[dict] = None, unlabelled: bool = False) -> LoadedDataset:
+    """Columns, parsing, featurisation, task, splits -> :class:`LoadedDataset` (module docstring).
+
+    ``unlabelled``: no target or split column is chosen or read; every usable molecule goes to
+    one ``pretrain`` pool (:func:`core.data.unlabelled_corpus`)."""
     source = source or str(table.path)
     fixed = fixed or {}
     if table.format == "sdf":
@@ -265,21 +264,25 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
                                      (None if table.format == "sdf" else _by_name(table.columns, ID_NAMES)))
     if id_col:
         used.add(id_col)
-    split_col = fixed.get("split_col", "unset")
+    split_col = None if unlabelled else fixed.get("split_col", "unset")
     if split_col == "unset":
         split_col = choose_split_col(table, opts, used)
     if split_col:
         used.add(split_col)
-    targets = fixed.get("targets") or choose_targets(table, opts, used)
+    targets = [] if unlabelled else fixed.get("targets") or choose_targets(table, opts, used)
 
     for where, why in table.ignored:
-        problems.ignored(where, why)
+        problems.not_read(where, why)
     std = chem.Standardiser(opts.strip_salts, opts.largest_fragment)
-    fper = chem.Fingerprinter(opts.fp_radius, opts.fp_size, opts.fp_counts)
     kept, mols, ids, smiles_out, inputs, texts_in = [], [], [], [], [], []
     for index, entry in enumerate(table.entries):
         record_id = _record_id(table, entry, id_col)
         text = entry.values.get(smiles_col, "") if smiles_col else entry.values.get("smiles", entry.values.get("SMILES", ""))
+        if smiles_col and len(text) > opts.max_smiles_length:  # bounded cost: refused before RDKit parses it
+            problems.molecule(entry, f"SMILES of '{record_id}' has {len(text)} characters, more than "
+                                     f"max_smiles_length={opts.max_smiles_length}", record_id, text, index,
+                              "raise it with --option max_smiles_length=N, or pass --on-bad-record skip to leave it out")
+            continue
         mol, why = _parse(entry, smiles_col, std)
         if mol is None:
             problems.molecule(entry, why, record_id, text, index)
@@ -300,6 +303,8 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
     if not kept:
         first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
         raise UserError(f"{source}: no usable molecules{first}")
+    if unlabelled:
+        return _unlabelled(table, opts, problems, name, source, smiles_col, ids, smiles_out, mols, kept, inputs)
 
     texts = {c: [e.values.get(c, "") for e in kept] for c in targets}
     kind, class_names = infer_task(targets, texts, opts.task, source)
@@ -325,10 +330,7 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
     split_values = keep(split_values) if split_col else []
     y = None if y is None else y[rows]
 
-    store = MoleculeStore.build(
-        ids, smiles_out, [chem.graph_arrays(m) for m in mols], [fper(m) for m in mols],
-        [tokens.encode(s, opts.max_tokens) for s in smiles_out], y,
-        extra={"input_index": inputs, "line": [e.line for e in kept]})
+    store = _store(opts, ids, smiles_out, mols, kept, inputs, y)
     index = assign_splits(mols, split_values, opts, seed_of(opts.split_seed, seed), source, y)
     parts = {s: MoleculeSplit(store, index[s]) for s in SPLITS}
     parts["pretrain"] = MoleculeSplit(store, np.sort(np.concatenate([index["train"], index["val"]])), labelled=False)
@@ -336,13 +338,37 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
         task = Task("regression", class_names=tuple(targets) if len(targets) > 1 else ())
     else:
         task = Task(kind, class_names=class_names)
-    spec = InputSpec("graph", (chem.ATOM_DIM, chem.BOND_DIM, opts.fp_size), dtype="float32",
-                     vocab_size=tokens.VOCAB_SIZE, channel_names=("atom", "bond", "fingerprint"))
+    spec = input_spec(opts)
     what = f"SMILES column '{smiles_col}'" if smiles_col else "SDF"
     detail = f"{source} ({what}; targets {', '.join(targets) or 'none'}; split {_split_name(split_col, opts)})"
     log.info("read %s", detail)
     return LoadedDataset(parts, spec, task, name=name, source=detail, skipped=list(problems.skipped),
                          failed=list(problems.failed))
+
+
+def input_spec(opts: Options) -> InputSpec:
+    """The same for labelled and unlabelled reads: the fingerprint size is the only option in it."""
+    return InputSpec("graph", (chem.ATOM_DIM, chem.BOND_DIM, opts.fp_size), dtype="float32",
+                     vocab_size=tokens.VOCAB_SIZE, channel_names=("atom", "bond", "fingerprint"))
+
+
+def _store(opts, ids, smiles_out, mols, kept, inputs, y) -> MoleculeStore:
+    fper = chem.Fingerprinter(opts.fp_radius, opts.fp_size, opts.fp_counts)
+    return MoleculeStore.build(
+        ids, smiles_out, [chem.graph_arrays(m) for m in mols], [fper(m) for m in mols],
+        [tokens.encode(s, opts.max_tokens) for s in smiles_out], y,
+        extra={"input_index": inputs, "line": [e.line for e in kept]})
+
+
+def _unlabelled(table, opts, problems, name, source, smiles_col, ids, smiles_out, mols, kept, inputs):
+    """Every parsed molecule in one unlabelled ``pretrain`` pool (no targets, no splits)."""
+    store = _store(opts, ids, smiles_out, mols, kept, inputs, None)
+    pool = MoleculeSplit(store, np.arange(len(store)), labelled=False)
+    what = f"SMILES column '{smiles_col}'" if smiles_col else "SDF"
+    detail = f"{source} ({what}; unlabelled, {len(pool)} molecules)"
+    log.info("read %s", detail)
+    return unlabelled_corpus(pool, input_spec(opts), name=name, source=detail, skipped=problems.skipped,
+                             failed=problems.failed)
 
 
 def _record_id(table, entry, id_col) -> str:
@@ -365,13 +391,37 @@ def _split_name(split_col, opts) -> str:
 
 
 # -- factories -----------------------------------------------------------------------------------------
-def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
-    """A user's molecules at ``path``: CSV/TSV/.smi with a SMILES column, or SDF (see readers)."""
+def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None,
+              unlabelled: bool = False) -> LoadedDataset:
+    """A user's molecules at ``path``: CSV/TSV/.smi with a SMILES column, or SDF (see readers).
+
+    ``unlabelled=True`` (``--pretrain-data``): a SMILES list (a .smi/.txt/.csv with only a SMILES
+    column, header optional) or any of these files; target, split and task options are ignored."""
     if path is None:
         raise UserError("molecule/file reads your own molecules: pass --data FILE (.csv/.tsv/.smi/.sdf)")
     opts = parse_options(options)
-    table = readers.read(path, opts.sep)
-    return build(table, opts, Problems(on_bad_record), seed, "molecule/file")
+    table = _headerless_smiles(readers.read(path, opts.sep))
+    return build(table, opts, Problems(on_bad_record), seed, "molecule/file", unlabelled=unlabelled)
+
+
+def _headerless_smiles(table: readers.Table) -> readers.Table:
+    """A one-column text table whose first line is a molecule, not a column name (a plain SMILES
+    list in a .txt/.csv): that line is the first record, in a column named ``smiles``."""
+    if table.format != "table" or len(table.columns) != 1:
+        return table
+    head = table.columns[0]
+    if _by_name([head], SMILES_NAMES + ID_NAMES) or "smiles" in head.lower():
+        return table
+    from rdkit import Chem
+
+    with chem.quiet_rdkit():
+        if _number(head) is not None or Chem.MolFromSmiles(head) is None:
+            return table
+    if table.entries and _looks_like_smiles([e.values[head] for e in table.entries[:50]]) < 0.8:
+        return table
+    first = readers.Entry(f"{table.path}:1", 1, values={"smiles": head})
+    entries = [first] + [readers.Entry(e.where, e.line, values={"smiles": e.values[head]}) for e in table.entries]
+    return readers.Table(table.path, "table", ["smiles"], entries, smiles_col="smiles", ignored=table.ignored)
 
 
 def _embedded(file: str, name: str, options, allowed=EMBEDDED):

@@ -118,25 +118,25 @@ class MoleculeStore:
 
 
 def collate(items) -> tuple:
-    """``[(MolRef, y, index)]`` -> ``(MolBatch, y (B, ...), index (B,))``."""
+    """``[(MolRef, y, index)]`` -> ``(MolBatch, y (B, ...), index (B,))``. Each molecule is read
+    from its own store, so a batch may mix corpora (a pretrain pool joined from several)."""
     refs = [it[0] for it in items]
-    store = refs[0].store
-    rows = np.asarray([r.row for r in refs], dtype=np.int64)
-    a0, a1 = store.atom_ptr[rows], store.atom_ptr[rows + 1]
-    e0, e1 = store.edge_ptr[rows], store.edge_ptr[rows + 1]
-    t0, t1 = store.token_ptr[rows], store.token_ptr[rows + 1]
-    n_atoms, n_tok = a1 - a0, t1 - t0
+    spans = [(r.store, r.row, r.store.atom_ptr[r.row], r.store.atom_ptr[r.row + 1], r.store.edge_ptr[r.row],
+              r.store.edge_ptr[r.row + 1], r.store.token_ptr[r.row], r.store.token_ptr[r.row + 1]) for r in refs]
+    n_atoms = np.asarray([a1 - a0 for _, _, a0, a1, *_ in spans], dtype=np.int64)
     atom_start = offsets(n_atoms)[:-1]
-    atoms = np.concatenate([store.atoms[s:e] for s, e in zip(a0, a1)])
-    edges = np.concatenate([store.edges[s:e] for s, e in zip(e0, e1)])
-    edge_index = np.concatenate([store.edge_index[:, s:e] + off for s, e, off in zip(e0, e1, atom_start)], axis=1)
-    graph = np.repeat(np.arange(len(rows)), n_atoms)
-    tokens = np.zeros((len(rows), max(int(n_tok.max()), 1)), dtype=np.int64)
-    for i, (s, e) in enumerate(zip(t0, t1)):
-        tokens[i, : e - s] = store.tokens[s:e]
-    fp = np.log1p(store.fp[rows].astype(np.float32))
+    atoms = np.concatenate([st.atoms[a0:a1] for st, _, a0, a1, *_ in spans])
+    edges = np.concatenate([st.edges[e0:e1] for st, _, _, _, e0, e1, *_ in spans])
+    edge_index = np.concatenate([st.edge_index[:, e0:e1] + off
+                                 for (st, _, _, _, e0, e1, *_), off in zip(spans, atom_start)], axis=1)
+    graph = np.repeat(np.arange(len(refs)), n_atoms)
+    n_tok = [t1 - t0 for *_, t0, t1 in spans]
+    tokens = np.zeros((len(refs), max(max(n_tok), 1)), dtype=np.int64)
+    for i, (st, *_, t0, t1) in enumerate(spans):
+        tokens[i, : t1 - t0] = st.tokens[t0:t1]
+    fp = np.log1p(np.stack([st.fp[row] for st, row, *_ in spans]).astype(np.float32))
     batch = MolBatch(torch.from_numpy(atoms), torch.from_numpy(edge_index), torch.from_numpy(edges),
-                     torch.from_numpy(graph), len(rows), torch.from_numpy(fp), torch.from_numpy(tokens))
+                     torch.from_numpy(graph), len(refs), torch.from_numpy(fp), torch.from_numpy(tokens))
     return (batch, *collate_labels(items))
 
 

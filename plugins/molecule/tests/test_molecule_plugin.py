@@ -37,7 +37,7 @@ def test_recipe():
     assert recipe.name == "molecule/default" and recipe.dataset == "molecule/solubility"
     assert recipe.data_dataset == "molecule/file" and recipe.encoder == "molecule/gin"
     config = RunConfig().update(recipe.params, recipe.name)
-    assert config.objective_params["k"] == 6 and config.epochs <= 100
+    assert config.objective_params["k"] == 6 and config.steps == 450  # 50 epochs of the solubility pool
 
 
 @pytest.fixture(scope="module")

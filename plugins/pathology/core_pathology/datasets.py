@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from core.data import unlabelled_corpus
 from core.errors import BadRecords, UserError
 from core.specs import InputSpec, LoadedDataset, Task
 from core.splits import SPLITS, seed_of
@@ -84,9 +86,14 @@ def load_tissue(path=None, *, seed: int = 0, on_bad_record: str = "error", optio
 
 
 # -- --data ---------------------------------------------------------------------------------------------
-def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
+def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None,
+               unlabelled: bool = False) -> LoadedDataset:
     """A user's slides (SVS / TIFF pyramid, one file or a folder of them), a class folder of
-    tiles, or a CSV manifest of tiles."""
+    tiles, or a CSV manifest of tiles.
+
+    ``unlabelled=True`` (``--pretrain-data``): the same inputs without labels (a folder of tiles
+    with or without class sub-folders, a manifest with only a path column, slides); every tile
+    goes to one ``pretrain`` pool, labels and splits (and their options) are ignored."""
     from core_pathology.wsi import is_slide_file
 
     if path is None:
@@ -99,15 +106,16 @@ def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", option
     opts = parse_options(options)
     problems = BadRecords(on_bad_record)
     if path.is_file() and is_slide_file(path) and not is_manifest(path):
-        return load_slides([path], opts, problems, seed)
+        return load_slides([path], opts, problems, seed, unlabelled=unlabelled)
     if path.is_dir():
         slides = sorted(p for p in path.iterdir() if p.is_file() and is_slide_file(p))
         subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
         if slides and not subdirs:
-            return load_slides(slides, opts, problems, seed)
-        return load_patches(folder_records(path, opts.slide_pattern, problems), opts, problems, seed, str(path))
+            return load_slides(slides, opts, problems, seed, unlabelled=unlabelled)
+        return load_patches(folder_records(path, opts.slide_pattern, problems), opts, problems, seed, str(path),
+                            unlabelled=unlabelled)
     if is_manifest(path):
-        return load_patches(manifest_records(path), opts, problems, seed, str(path))
+        return load_patches(manifest_records(path), opts, problems, seed, str(path), unlabelled=unlabelled)
     raise UserError(f"{path}: unknown input '{path.suffix}'; pass a slide (.svs, .tif, .tiff, .ndpi, ...), a "
                     f"folder of tiles with class sub-folders, or a .csv manifest")
 
@@ -126,8 +134,9 @@ def _assemble(full: TileSplit, index: dict, spec: InputSpec, task: Task, name: s
                          failed=list(problems.failed))
 
 
-def load_slides(paths, opts: Options, problems: BadRecords, seed: int) -> LoadedDataset:
-    """Tissue tiles of whole slides, read lazily; labels derived per tile on first use."""
+def load_slides(paths, opts: Options, problems: BadRecords, seed: int, unlabelled: bool = False) -> LoadedDataset:
+    """Tissue tiles of whole slides, read lazily; labels derived per tile on first use
+    (``unlabelled``: none, every tile in the ``pretrain`` pool)."""
     from core_pathology import tiling, tissue
     from core_pathology.wsi import open_slide, slide_id_of, thumbnail
 
@@ -176,6 +185,13 @@ def load_slides(paths, opts: Options, problems: BadRecords, seed: int) -> Loaded
             "footprint": [t.footprint for t in tiles], "mpp": [mpps[t.slide] for t in tiles],
             "tissue_fraction": tissue_fraction.tolist()}
     ids = [f"{t.slide}/x{t.x}_y{t.y}" for t in tiles]
+    spec = InputSpec("image", (3, size, size), channel_names=("R", "G", "B"))
+    if unlabelled:
+        pool = TileSplit(SlideSource(tiles, files, opts.backend, prep), np.arange(n), prep, ids, None, meta)
+        source = (f"{len(files)} slide(s) via MONAI WSIReader ({opts.backend} backend), {n} tissue tiles of {size} "
+                  f"px; unlabelled")
+        return unlabelled_corpus(pool, spec, name="pathology/files", source=source, skipped=problems.skipped,
+                                 failed=problems.failed)
     full = TileSplit(SlideSource(tiles, files, opts.backend, prep), np.arange(n), prep, ids, None, meta, label_fn)
     blocks = splitting.spatial_blocks(slides, meta["x"], meta["y"], meta["footprint"], opts.block_tiles)
     try:
@@ -183,15 +199,18 @@ def load_slides(paths, opts: Options, problems: BadRecords, seed: int) -> Loaded
     except UserError:  # too small to split (fine for `core embed`, which uses every split)
         index, how = {"train": np.arange(n), "val": np.zeros(0, np.int64), "test": np.zeros(0, np.int64)}, \
             "none (too few tiles to split)"
-    spec = InputSpec("image", (3, size, size), channel_names=("R", "G", "B"))
     source = (f"{len(files)} slide(s) via MONAI WSIReader ({opts.backend} backend), {n} tissue tiles of {size} px; "
               f"{LABELS_TEXT} (tissue_fraction from the low-resolution tissue mask); split: {how}")
     return _assemble(full, index, spec, Task("regression", derived.TARGETS, "r2"), "pathology/files", source,
                      problems)
 
 
-def load_patches(records: list, opts: Options, problems: BadRecords, seed: int, source: str) -> LoadedDataset:
-    """Tiles from files (class folders or a manifest), decoded once to check them, then read on demand."""
+def load_patches(records: list, opts: Options, problems: BadRecords, seed: int, source: str,
+                 unlabelled: bool = False) -> LoadedDataset:
+    """Tiles from files (class folders or a manifest), decoded once to check them, then read on demand
+    (``unlabelled``: labels and splits dropped, every tile in the ``pretrain`` pool)."""
+    if unlabelled:
+        records = [replace(r, label=None, split=None) for r in records]
     listed = len(problems.skipped)  # files listed before decoding (not tile images)
     records, sizes = check_images(records, problems)
     if records and opts.tile_size is None:
@@ -203,6 +222,14 @@ def load_patches(records: list, opts: Options, problems: BadRecords, seed: int, 
     if opts.tile_size is None and common[0] != common[1]:
         raise UserError(f"{source}: tiles are {common[1]}x{common[0]} (not square); pass --tile-size N to resize them")
     size = opts.tile_size or common[0]
+    if unlabelled:
+        prep = Preprocess(size, opts.stain_norm)
+        paths = [str(r.path) for r in records]
+        pool = TileSplit(FileSource(paths, prep), np.arange(len(records)), prep, paths, None,
+                         {"path": paths, "slide_id": [r.slide or "" for r in records]})
+        return unlabelled_corpus(pool, InputSpec("image", (3, size, size), channel_names=("R", "G", "B")),
+                                 name="pathology/files", source=f"{len(records)} tiles of {size} px from {source} "
+                                 f"(unlabelled)", skipped=problems.skipped, failed=problems.failed)
     labelled = [r for r in records if r.label not in (None, "")]
     if labelled and len(labelled) != len(records):
         r = next(r for r in records if r.label in (None, ""))

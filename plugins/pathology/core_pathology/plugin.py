@@ -67,13 +67,13 @@ def core_recipes():
         Recipe(name="pathology/default", dataset="pathology/tiles", data_dataset="pathology/files",
                encoder="pathology/cnn", projector="pathology/conv2d",
                evaluators=("core/linear", "core/knn", "pathology/per-target"),
-               params={"epochs": 30, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-4, "dim": 128,
+               params={"steps": 240, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-4, "dim": 128,
                        "objective_params": lfr},
                description="LFR on the embedded tiles (derived tissue / H / DAB targets): small CNN, K=6 random "
                            "Conv2d targets (beta+dropout init)"),
         Recipe(name="pathology/tissue", dataset="pathology/tissue", data_dataset="pathology/files",
                encoder="pathology/cnn", projector="pathology/conv2d",
-               params={"epochs": 30, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-4, "dim": 128,
+               params={"steps": 240, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-4, "dim": 128,
                        "objective_params": lfr},
                description="the default recipe on the binary tissue-vs-background form of the embedded tiles"),
     ]

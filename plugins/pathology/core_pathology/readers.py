@@ -131,12 +131,6 @@ def _slide_from_name(path: Path, pattern: Optional[str]) -> Optional[str]:
     return m.group(1) if m.groups() else m.group(0)
 
 
-def not_read(problems: BadRecords, path: Path, reason: str) -> None:
-    """List a file of the corpus that is not read (``skipped.csv``), under either mode: never raises."""
-    problems.skipped.append((str(path), reason))
-    problems.failed.append({"id": str(path), "reason": reason, "path": str(path), "slide_id": ""})
-
-
 def folder_records(root: Path, slide_pattern: Optional[str], problems: Optional[BadRecords] = None) -> list:
     """Class sub-folders of tiles (module docstring); other files are listed in ``problems``."""
     records = []
@@ -145,7 +139,8 @@ def folder_records(root: Path, slide_pattern: Optional[str], problems: Optional[
             continue
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             if problems is not None:
-                not_read(problems, p, f"not a tile image ('{p.suffix or p.name}'; read: {', '.join(IMAGE_SUFFIXES)})")
+                problems.not_read(p, f"not a tile image ('{p.suffix or p.name}'; read: {', '.join(IMAGE_SUFFIXES)})",
+                                  path=str(p), slide_id="")  # the columns of a bad tile's failed row
             continue
         rel = p.relative_to(root)
         label = rel.parts[0] if len(rel.parts) > 1 else None

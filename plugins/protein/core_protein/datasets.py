@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from core.data import unlabelled_corpus
 from core.errors import SKIP_FIX, BadRecord, BadRecords, UserError
 from core.splits import SPLITS, seed_of
 from core.specs import InputSpec, LoadedDataset, Task
@@ -37,11 +38,6 @@ class Problems(BadRecords):
 
     def record(self, record: readers.Record, reason: str, index: int, fix: str = SKIP_FIX) -> None:
         self.bad(record.where, reason, fix, id=record.id, input_index=index)
-
-    def ignored(self, where: str, reason: str) -> None:
-        """A file of the corpus folder that is not read: listed in ``skipped.csv`` in both modes."""
-        log.info("%s: %s", where, reason)
-        self.skipped.append((where, reason))
 
 
 def _number(text: str) -> Optional[float]:
@@ -100,8 +96,12 @@ def _label_of(record: readers.Record, short_id: str, opts: Options, table: Optio
 
 def build(records: list, short_ids: list, opts: Options, problems: Problems, seed: int, name: str, source: str,
           table: Optional[dict] = None, table_path=None, class_names: Optional[tuple] = None,
-          primary_metric: str = "", extra_pretrain: Optional[ProteinSplit] = None) -> LoadedDataset:
-    """Residues, lengths, labels, task and splits -> :class:`LoadedDataset` (module docstring)."""
+          primary_metric: str = "", extra_pretrain: Optional[ProteinSplit] = None,
+          unlabelled: bool = False) -> LoadedDataset:
+    """Residues, lengths, labels, task and splits -> :class:`LoadedDataset` (module docstring).
+
+    ``unlabelled``: no label is looked up; every usable record goes to one ``pretrain`` pool
+    (:func:`core.data.unlabelled_corpus`) with the same input spec as a labelled read."""
     seen, kept, tokens, coords, labels, lengths, inputs = set(), [], [], [], [], [], []
     cropped = 0
     for index, (record, short) in enumerate(zip(records, short_ids)):
@@ -122,7 +122,7 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
                              "raise --max-length, pass --long-policy crop, or --on-bad-record skip")
                 continue
             cropped += 1
-        label, why = _label_of(record, short, opts, table, table_path)
+        label, why = (None, None) if unlabelled else _label_of(record, short, opts, table, table_path)
         if why:
             problems.record(record, why, index)
             continue
@@ -146,6 +146,18 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
                     "their full length is in the 'length' column of `core embed`)", source, cropped,
                     opts.max_length, opts.max_length)
 
+    structure = any(c is not None for c in coords)
+    if structure and any(c is None for c in coords):
+        raise UserError(f"{source}: mixes structures with plain sequences; read them as separate corpora")
+    spec = InputSpec("tokens", (opts.max_length,), dtype="int64", vocab_size=alphabet.VOCAB_SIZE,
+                     channel_names=("residue", "ca") if structure else ("residue",))
+    length_note = f"max length {opts.max_length} ({cropped} cropped)" if cropped else f"max length {opts.max_length}"
+    if unlabelled:
+        pool = ProteinSplit([r.id for r in kept], tokens, None, coords if structure else None,
+                            {"length": lengths, "input_index": inputs})
+        return unlabelled_corpus(pool, spec, name=name, source=f"{source}; unlabelled, {len(pool)} sequences; "
+                                 f"{length_note}", skipped=problems.skipped, failed=problems.failed)
+
     labelled = [l for l in labels if l is not None]
     if labelled and len(labelled) != len(labels):
         raise UserError(f"{source}: {len(labels) - len(labelled)} of {len(labels)} records have no label "
@@ -166,9 +178,6 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
         task = Task(kind, names, primary_metric=primary_metric)
 
     parts, clusters, how = assign_splits(tokens, y, opts, seed_of(opts.split_seed, seed), source)
-    structure = any(c is not None for c in coords)
-    if structure and any(c is None for c in coords):
-        raise UserError(f"{source}: mixes structures with plain sequences; read them as separate corpora")
     extra = {"length": lengths, "input_index": inputs}
     if clusters is not None:
         extra["cluster"] = [int(c) for c in clusters]
@@ -176,9 +185,7 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
     train, val, test = (full.subset(parts[s]) for s in SPLITS)
     pool = [train, val] + ([extra_pretrain] if extra_pretrain is not None else [])
     pretrain = join(pool)
-    spec = InputSpec("tokens", (opts.max_length,), dtype="int64", vocab_size=alphabet.VOCAB_SIZE,
-                     channel_names=("residue", "ca") if structure else ("residue",))
-    notes = [how, f"max length {opts.max_length} ({cropped} cropped)" if cropped else f"max length {opts.max_length}"]
+    notes = [how, length_note]
     if extra_pretrain is not None:
         notes.append(f"+{len(extra_pretrain)} unlabelled pretraining sequences")
     return LoadedDataset(splits={"pretrain": pretrain, "train": train, "val": val, "test": test}, input_spec=spec,
@@ -187,8 +194,12 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
 
 
 # -- --data ------------------------------------------------------------------------------------------------
-def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
-    """Your proteins via ``--data``: FASTA (+ labels table / header regex), Stockholm, UniProt, PDB/mmCIF."""
+def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None,
+              unlabelled: bool = False) -> LoadedDataset:
+    """Your proteins via ``--data``: FASTA (+ labels table / header regex), Stockholm, UniProt, PDB/mmCIF.
+
+    ``unlabelled=True`` (``--pretrain-data``): the same files without labels (e.g. a FASTA with
+    bare headers); a labels table, class sub-folders and label/split options are ignored."""
     if path is None:
         raise UserError("protein/file reads your proteins: pass --data FILE_OR_FOLDER (FASTA, Stockholm, "
                         "UniProt .dat, PDB/mmCIF)")
@@ -196,8 +207,12 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
     files, table_file, ignored = readers.find_files(path)
     problems = Problems(on_bad_record)
     for where, why in ignored:
-        problems.ignored(where, why)
-    if opts.labels:
+        problems.not_read(where, why)
+    if unlabelled:
+        if table_file is not None:
+            log.info("%s: labels table not read (an unlabelled corpus for pretraining)", table_file)
+        table_file = None
+    elif opts.labels:
         table_file = Path(opts.labels).expanduser()
         if not table_file.exists():
             raise UserError(f"--labels {table_file}: no such file; check the path")
@@ -220,7 +235,9 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
             short_ids.append(r.id)
             if several:  # ids unique per path: a/s0.pdb chain A is 'a/s0:A', b/x.fasta record P1 'b/x/P1'
                 r.id = prefix + r.id[len(readers._stem(file)):] if structure else f"{prefix}/{r.id}"
-            if klass is not None:
+            if unlabelled:
+                r.family = None
+            elif klass is not None:
                 r.family = klass
             elif r.family is None and fasta_files > 1 and readers.suffix_of(file) in readers.FASTA:
                 r.family = readers._stem(file)  # a folder of (aligned) FASTA files: one family per file
@@ -230,7 +247,7 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
         raise UserError(f"{path}: no sequence records found{first}; {readers.HINT}")
     source = f"{path} ({len(files)} file{'s' if several else ''})"
     return build(records, short_ids, opts, problems, seed, "protein/file", source, table=table,
-                 table_path=table_file)
+                 table_path=table_file, unlabelled=unlabelled)
 
 
 # -- embedded ----------------------------------------------------------------------------------------------

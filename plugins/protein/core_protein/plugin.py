@@ -46,7 +46,7 @@ def core_recipes():
     return [Recipe(
         name="protein/default", dataset="protein/amp", data_dataset="protein/file",
         encoder="protein/cnn", projector="protein/residue_conv",
-        params={"epochs": 3, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
+        params={"steps": 108, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
                 "objective_params": {"k": 6, "candidates_per_slot": 10, "pred_epochs": 5}},
         description="LFR on AMPvsUniProt peptides: dilated residual CNN, K=6 random residue-conv targets",
     )]

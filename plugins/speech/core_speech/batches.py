@@ -97,20 +97,20 @@ class ClipRef:
 
 
 def collate(items) -> tuple:
-    """``[(ClipRef, y, index)]`` -> ``(SpeechBatch, y (B,), index (B,))``, zero-padded to the longest clip."""
+    """``[(ClipRef, y, index)]`` -> ``(SpeechBatch, y (B,), index (B,))``, zero-padded to the longest
+    clip. Each clip is read from its own store, so a batch may mix corpora (a joined pretrain pool)."""
     refs = [it[0] for it in items]
-    store = refs[0].store
-    rows = np.asarray([r.row for r in refs], dtype=np.int64)
-    f0, f1 = store.frame_ptr[rows], store.frame_ptr[rows + 1]
-    w0, w1 = store.wave_ptr[rows], store.wave_ptr[rows + 1]
-    frames, samples = f1 - f0, w1 - w0
-    feats = np.zeros((len(rows), store.features.shape[0], int(frames.max())), dtype=np.float32)
-    wave = np.zeros((len(rows), int(samples.max())), dtype=np.float32)
-    for i in range(len(rows)):
-        feats[i, :, : frames[i]] = store.features[:, f0[i]: f1[i]]
-        wave[i, : samples[i]] = store.wave[w0[i]: w1[i]]
-    batch = SpeechBatch(torch.from_numpy(feats), torch.from_numpy(frames.astype(np.int64)), torch.from_numpy(wave),
-                        torch.from_numpy(samples.astype(np.int64)))
+    spans = [(r.store, r.store.frame_ptr[r.row], r.store.frame_ptr[r.row + 1], r.store.wave_ptr[r.row],
+              r.store.wave_ptr[r.row + 1]) for r in refs]
+    frames = np.asarray([f1 - f0 for _, f0, f1, _, _ in spans], dtype=np.int64)
+    samples = np.asarray([w1 - w0 for _, _, _, w0, w1 in spans], dtype=np.int64)
+    feats = np.zeros((len(refs), refs[0].store.features.shape[0], int(frames.max())), dtype=np.float32)
+    wave = np.zeros((len(refs), int(samples.max())), dtype=np.float32)
+    for i, (store, f0, f1, w0, w1) in enumerate(spans):
+        feats[i, :, : f1 - f0] = store.features[:, f0:f1]
+        wave[i, : w1 - w0] = store.wave[w0:w1]
+    batch = SpeechBatch(torch.from_numpy(feats), torch.from_numpy(frames), torch.from_numpy(wave),
+                        torch.from_numpy(samples))
     return (batch, *collate_labels(items))
 
 

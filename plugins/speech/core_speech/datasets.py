@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data import offsets
+from core.data import offsets, unlabelled_corpus
 from core.errors import BadRecord, BadRecords, UserError
 from core.specs import InputSpec, LoadedDataset, Task
 from core.splits import SPLITS
@@ -36,13 +36,12 @@ class Problems(BadRecords):
             raise err
         self.bad(entry.where, err.reason, id=entry.id, path=str(entry.path), input_index=index)
 
-    def not_read(self, corpus: readers.Corpus, root, index: int) -> int:
-        """List the files of ``corpus``' folder that are not read, in either mode (never raises);
+    def files_not_read(self, corpus: readers.Corpus, root, index: int) -> int:
+        """List the files of ``corpus``' folder that are not read (:meth:`BadRecords.not_read`);
         ``index`` is the first free input index. Returns the next one."""
         for path, reason in corpus.not_read:
-            self.skipped.append((str(path), reason))
-            self.failed.append({"id": str(Path(path).relative_to(root)) if Path(root).is_dir() else str(path),
-                                "reason": reason, "path": str(path), "input_index": index})
+            self.not_read(path, reason, id=str(Path(path).relative_to(root)) if Path(root).is_dir() else str(path),
+                          path=str(path), input_index=index)
             index += 1
         if corpus.not_read:
             log.warning("%s: %d file(s) not read (e.g. %s: %s); listed in skipped.csv", root, len(corpus.not_read),
@@ -94,28 +93,32 @@ def _read_each(entries, opts: Options, problems: Problems, offset: int):
     return kept, waves, feats
 
 
-def build(root, opts: Options, problems: Problems, name: str, source: str = "") -> LoadedDataset:
-    """Read the corpus at ``root`` with ``opts``; see the module docstring."""
-    corpus = readers.read_corpus(root, opts)
+def build(root, opts: Options, problems: Problems, name: str, source: str = "",
+          unlabelled: bool = False) -> LoadedDataset:
+    """Read the corpus at ``root`` with ``opts``; see the module docstring. ``unlabelled``: every
+    clip goes to one ``pretrain`` pool (:func:`core.data.unlabelled_corpus`), labels not read."""
+    corpus = _without_labels(root, opts) if unlabelled else readers.read_corpus(root, opts)
     kept, waves, feats = _read_clips(corpus.entries, opts, problems)
     extra_kept, extra_waves, extra_feats = [], [], []
     more = None
-    if opts.unlabelled:
+    if opts.unlabelled and not unlabelled:
         more = readers.read_corpus(opts.unlabelled, Options(**{**opts.__dict__, "layout": "auto", "path_col": None,
                                                                "label_col": None, "speaker_col": None}))
         extra_kept, extra_waves, extra_feats = _read_clips(
             [readers.Entry(e.path, e.where, f"unlabelled/{e.id}") for e in more.entries], opts, problems,
             offset=len(corpus.entries))
-    index = problems.not_read(corpus, root, len(corpus.entries) + (len(more.entries) if more else 0))
+    index = problems.files_not_read(corpus, root, len(corpus.entries) + (len(more.entries) if more else 0))
     if more is not None:
-        problems.not_read(more, opts.unlabelled, index)
+        problems.files_not_read(more, opts.unlabelled, index)
     if not kept:
         first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
         raise UserError(f"{root}: no readable clips{first}")
     entries = [e for _, e in kept]
 
     # labels for the task; labelled clips are split, the others only join the pretrain pool
-    if opts.task == "speaker":
+    if unlabelled:
+        texts = [None] * len(entries)
+    elif opts.task == "speaker":
         if not corpus.has_speakers:
             raise UserError(f"{root}: task=speaker needs speakers (a speaker column in the manifest, or "
                             f"--speaker-regex for class folders)")
@@ -163,8 +166,26 @@ def build(root, opts: Options, problems: Problems, name: str, source: str = "") 
     what = f"task {opts.task}, {len(class_names)} classes" if labelled.any() else "unlabelled"
     detail = f"{source or corpus.source}; {what}; {opts.features} {opts.n_features} x <= {opts.max_frames} frames"
     log.info("read %s", detail)
+    if unlabelled:
+        return unlabelled_corpus(parts["pretrain"], spec, name=name, source=detail, skipped=problems.skipped,
+                                 failed=problems.failed)
     return LoadedDataset(parts, spec, task, name=name, source=detail, skipped=list(problems.skipped),
                          failed=list(problems.failed))
+
+
+def _without_labels(root, opts: Options) -> readers.Corpus:
+    """The clips at ``root`` for pretraining: class folders are read as a plain folder (every clip,
+    recursively), a manifest by its path column; labels, speakers and splits are dropped."""
+    root = Path(root)
+    layout = readers.detect_layout(root, opts) if root.exists() else opts.layout
+    if layout == "folders":
+        corpus = readers.read_plain(root)
+    else:
+        corpus = readers.read_corpus(root, Options(**{**opts.__dict__, "layout": layout, "label_col": None,
+                                                      "speaker_col": None}))
+    entries = [readers.Entry(e.path, e.where, e.id) for e in corpus.entries]
+    return readers.Corpus(entries, corpus.layout, f"{root} ({corpus.layout}, read without labels)", False, False,
+                          corpus.not_read)
 
 
 def _assign(entries, labelled, y, corpus, opts: Options, root) -> dict:
@@ -178,13 +199,17 @@ def _assign(entries, labelled, y, corpus, opts: Options, root) -> dict:
 
 
 # -- factories -----------------------------------------------------------------------------------------
-def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:
-    """A user's clips at ``path``: class folders, a manifest, or a plain folder (see readers)."""
+def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None,
+               unlabelled: bool = False) -> LoadedDataset:
+    """A user's clips at ``path``: class folders, a manifest, or a plain folder (see readers).
+
+    ``unlabelled=True`` (``--pretrain-data``): a folder of clips (sub-folders or not) or a manifest
+    with only a path column; labels, speakers, splits and their options are ignored."""
     if path is None:
         raise UserError("speech/files reads your own audio: pass --data PATH (class folders, a manifest "
                         "path,label[,speaker] or a folder of .wav/.flac/.ogg)")
     opts = parse_options(options)
-    return build(path, opts, Problems(on_bad_record), "speech/files")
+    return build(path, opts, Problems(on_bad_record), "speech/files", unlabelled=unlabelled)
 
 
 def load_digits(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None) -> LoadedDataset:

@@ -45,7 +45,7 @@ def core_recipes():
     return [Recipe(
         name="speech/default", dataset="speech/digits", data_dataset="speech/files",
         encoder="speech/resnet", projector="speech/logmel_conv",
-        params={"epochs": 10, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-4, "dim": 128,
+        params={"steps": 200, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-4, "dim": 128,
                 "objective_params": {"k": 6, "candidates_per_slot": 10, "pred_epochs": 5}},
         description="LFR on espeak-ng digits (held-out voices): ResNet over log-mel, K=6 random log-mel conv targets",
     )]

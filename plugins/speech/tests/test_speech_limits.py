@@ -4,7 +4,6 @@ damaged sample rate cannot blow up resampling."""
 from __future__ import annotations
 
 import struct
-import time
 import tracemalloc
 
 import numpy as np
@@ -69,7 +68,6 @@ def test_a_plain_folder_lists_what_is_not_audio(tmp_path):
 def test_an_hour_long_recording_is_not_decoded_whole(tmp_path):
     path = long_wav(tmp_path / "hour.wav", 3600)  # 57.6 M samples: 230 MB as float32
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         wave = load_clip(path, "hour.wav", Resampler(RATE), max_seconds=2.0, min_samples=400)
         _, peak = tracemalloc.get_traced_memory()
@@ -77,14 +75,12 @@ def test_an_hour_long_recording_is_not_decoded_whole(tmp_path):
         tracemalloc.stop()
     assert len(wave) == 2 * RATE and np.abs(wave).max() > 0.1  # the middle 2 s: the tone, not the silence
     assert peak < 20e6, f"peak {peak / 1e6:.0f} MB"
-    assert time.perf_counter() - start < 10
 
 
 def test_an_odd_sample_rate_is_resampled_within_bounds(tmp_path):
     audio = synthetic.tone(1, 1, 1.0, 44101, np.random.default_rng(0))
-    start = time.perf_counter()
     out = Resampler(RATE)(audio, 44101)  # torchaudio's kernel would be 16000 x 44135 floats (2.8 GB)
-    assert abs(len(out) - RATE) <= 1 and out.dtype == np.float32 and time.perf_counter() - start < 10
+    assert abs(len(out) - RATE) <= 1 and out.dtype == np.float32
     usual = Resampler(RATE)(synthetic.tone(1, 1, 1.0, 44100, np.random.default_rng(0)), 44100)
     spectrum = [np.abs(np.fft.rfft(x))[: RATE // 2] for x in (out[:RATE], usual[:RATE])]
     assert np.argmax(spectrum[0]) == pytest.approx(np.argmax(spectrum[1]), abs=2)  # the same fundamental

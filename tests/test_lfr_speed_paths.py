@@ -1,0 +1,163 @@
+"""LFR at large D: the predictor step's in-place gradients, the bf16 path, fused Adam, checkpoint
+intervals and an exact resume (benchmarks/lfr_step.py measures the speed; nothing here times)."""
+import copy
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+from core.config import RunConfig
+from core.data import ArrayDataset
+from core.objectives.lfr import LFR, LFRConfig, StackedPredictors
+from core.objectives.predictor_step import PredictorStep
+from core.objectives.target_loss import TargetLoss
+from core.projectors import MLPBank, build_bank
+
+N, F_IN, DIM, K, D_OUT = 40, 10, 12, 3, 5
+
+
+def _data(seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(N, F_IN, generator=g, dtype=dtype)
+    x[:, :3] += 2 * x[:, 3:6]
+    return x
+
+
+def _lfr(dtype=torch.float32, **cfg):
+    cfg = LFRConfig(**{"k": K, "candidates_per_slot": 2, "proj_dim": D_OUT, **cfg})
+    bank = build_bank(lambda n: MLPBank(F_IN, n, cfg.proj_dim, hidden=16), cfg.k,
+                      candidates_per_slot=cfg.candidates_per_slot, sample=_data(9)[:20], seed=cfg.seed)
+    torch.manual_seed(1)
+    lfr = LFR(bank, cfg, DIM).to(dtype)
+    lfr.prepare(None, DataLoader(ArrayDataset(_data(dtype=dtype).numpy()), batch_size=16), "cpu")
+    return lfr
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_predictor_step_gradients_equal_autograd(layers):
+    torch.manual_seed(0)
+    heads = StackedPredictors(K, DIM, D_OUT, layers=layers, hidden=7).double().train()
+    ref = copy.deepcopy(heads)
+    z, target = torch.randn(9, DIM, dtype=torch.float64), torch.randn(K, 9, D_OUT, dtype=torch.float64)
+    loss_fn = TargetLoss("barlow", 0.02)
+    for _ in range(2):  # the second call overwrites the gradient buffers allocated by the first
+        loss = PredictorStep(heads, loss_fn)(z, target)
+        ref.zero_grad(set_to_none=True)
+        ref_loss = loss_fn(ref(z), target)
+        ref_loss.backward()
+        assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-12)
+        for (name, p), q in zip(heads.named_parameters(), ref.parameters()):
+            torch.testing.assert_close(p.grad, q.grad, atol=1e-12, rtol=1e-10, msg=name)
+    for a, b in zip(heads.buffers(), ref.buffers()):  # BatchNorm statistics move the same way
+        torch.testing.assert_close(a, b)
+
+
+def test_first_layer_is_one_gemm_on_a_view_and_bf16_copies_are_cached():
+    heads = StackedPredictors(K, DIM, D_OUT)
+    assert heads.weight0.flatten(0, 1).data_ptr() == heads.weight0.data_ptr()  # no copy per step
+    low = heads.weight_copy(torch.bfloat16)
+    assert low.dtype == torch.bfloat16 and low.shape == (K * D_OUT, DIM)
+    assert heads.weight_copy(torch.bfloat16) is low  # unchanged weights: no refill
+    before = low.clone()
+    opt = torch.optim.SGD(heads.parameters(), lr=1.0)
+    heads.weight0.grad, heads.bias0.grad = torch.ones_like(heads.weight0), torch.zeros_like(heads.bias0)
+    opt.step()
+    again = heads.weight_copy(torch.bfloat16)
+    assert again is low and not torch.equal(again, before)  # refilled in place after an update
+    torch.testing.assert_close(again.float(), heads.weight0.detach().flatten(0, 1), atol=1e-2, rtol=1e-2)
+    assert "_copies" not in str(list(heads.state_dict()))
+
+
+def test_bf16_predictor_path_is_close_to_float32():
+    x = _data()
+    index = torch.arange(N)
+    emb = nn.Linear(F_IN, DIM)(x).detach()
+    runs = {}
+    for precision in ("32", "bf16"):
+        lfr = _lfr(pred_precision=precision, pred_epochs=3)
+        enc_loss = lfr.encoder_loss(emb.clone().requires_grad_(), None, index)
+        opt = torch.optim.Adam(lfr.inner_parameters(), lr=1e-2, fused=True)
+        inner = lfr.inner_phase(emb, index, opt, batch_size=16, generator=torch.Generator().manual_seed(3))
+        assert lfr.predictors.weight0.dtype == torch.float32 and lfr.predictors.weight0.grad is None
+        runs[precision] = (enc_loss.item(), inner, lfr.encoder_loss(emb, None, index).item())
+    assert runs["bf16"] == pytest.approx(runs["32"], rel=2e-2)
+    assert runs["32"][2] < runs["32"][0]  # both phases trained
+    z = emb.clone().requires_grad_()
+    _lfr(pred_precision="bf16").encoder_loss(z, None, index).backward()
+    assert z.grad.dtype == torch.float32 and torch.isfinite(z.grad).all()
+
+
+def test_pred_precision_setting():
+    assert LFRConfig().pred_precision == "32"
+    assert LFRConfig.from_params({"pred_precision": 32}).pred_precision == "32"
+    with pytest.raises(ValueError, match="pred_precision"):
+        LFRConfig(pred_precision="fp8")
+
+
+def test_adam_is_fused_where_torch_has_the_kernel():
+    from core.training import adam
+
+    p = [nn.Parameter(torch.randn(3))]
+    assert adam(p, RunConfig()).defaults["fused"] is True
+    assert not adam(p, RunConfig(strategy="fsdp")).defaults["fused"]
+
+
+# --------------------------------------------------------------- checkpoints and resume
+def _fit(tmp_path, epochs, resume=False, crash_after=None, **settings):
+    """Train a tiny LFR run in ``tmp_path`` through core.training.fit; ``crash_after``: raise at
+    the end of that epoch (after any checkpoint of that epoch)."""
+    import lightning as L
+
+    from core.training import PretextModule, fit
+
+    cfg = RunConfig(epochs=epochs, batch_size=16, lr=1e-2, dim=DIM, accelerator="cpu", progress=False,
+                    seed=0, **settings)
+    L.seed_everything(0, verbose=False)
+    pool = ArrayDataset(_data().numpy())
+    encoder = nn.Sequential(nn.Linear(F_IN, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, DIM))
+    module = PretextModule(encoder, _lfr(pred_epochs=2), pool, cfg)
+    writes = []
+    save = module._save_atomically
+
+    def counted(path):
+        writes.append(int(module.current_epoch))
+        save(path)
+
+    module._save_atomically = counted
+    if crash_after is not None:
+        end = module.on_train_epoch_end
+
+        def crash():
+            end()
+            if module.current_epoch == crash_after:
+                raise KeyboardInterrupt  # a kill: Lightning stops, nothing after this epoch is written
+
+        module.on_train_epoch_end = crash
+    try:
+        fit(module, cfg, tmp_path, resume=resume)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return module, writes
+
+
+def test_checkpoint_interval_and_always_at_the_end(tmp_path):
+    _, writes = _fit(tmp_path / "a", 5, checkpoint_minutes=60.0)
+    assert writes == [4]  # only after the last epoch
+    _, writes = _fit(tmp_path / "b", 5, checkpoint_minutes=60.0, checkpoint_epochs=2)
+    assert writes == [1, 3, 4]
+    _, writes = _fit(tmp_path / "c", 3, checkpoint_minutes=0)
+    assert writes == [0, 1, 2]
+
+
+def test_resume_after_a_crash_equals_the_uninterrupted_run(tmp_path):
+    whole, _ = _fit(tmp_path / "whole", 5, checkpoint_minutes=60.0, checkpoint_epochs=2)
+    _, writes = _fit(tmp_path / "cut", 5, crash_after=2, checkpoint_minutes=60.0, checkpoint_epochs=2)
+    assert writes == [1]  # the crash in epoch 2 loses only that epoch (< the interval)
+    assert (tmp_path / "cut" / "last.ckpt").exists()
+    resumed, _ = _fit(tmp_path / "cut", 5, resume=True, checkpoint_minutes=60.0, checkpoint_epochs=2)
+    assert [h["epoch"] for h in resumed.history] == [0, 1, 2, 3, 4]
+    assert json.dumps(resumed.history) == json.dumps(whole.history)  # same losses, epoch by epoch
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
