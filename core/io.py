@@ -148,3 +148,14 @@ def write_marked_section(path: PathLike, name: str, body: str, heading: str = ""
     else:
         text = text.rstrip() + ("\n\n" if text.strip() else "") + (f"{heading.strip()}\n\n" if heading else "") + block + "\n"
     return atomic_write_text(path, text)
+
+
+def new_folder(base: PathLike) -> Path:
+    """Create and return ``base``, or ``base-1``, ``base-2``, ... when taken (parents made);
+    ``OSError`` when it cannot be created (callers turn it into a one-line user error)."""
+    base = Path(base)
+    folder, i = base, 1
+    while folder.exists():
+        folder, i = Path(f"{base}-{i}"), i + 1
+    folder.mkdir(parents=True)
+    return folder

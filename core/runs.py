@@ -20,7 +20,7 @@ import yaml
 import core
 from core.config import RunConfig
 from core.errors import UserError
-from core.io import atomic_save_npy, atomic_write_json, atomic_write_text, atomic_write_with
+from core.io import atomic_save_npy, atomic_write_json, atomic_write_text, atomic_write_with, new_folder
 from core.plugins import PluginManager
 from core.specs import InputSpec, LoadedDataset
 
@@ -111,15 +111,11 @@ def new_run_dir(cfg: RunConfig, kind: str = "") -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     prefix = f"{stamp}-{kind}-" if kind else f"{stamp}-"
     base = Path(cfg.out) / f"{prefix}{cfg.plugin}-{cfg.dataset.split('/')[-1]}"
-    run_dir, i = base, 1
-    while run_dir.exists():
-        run_dir, i = Path(f"{base}-{i}"), i + 1
     try:
-        run_dir.mkdir(parents=True)
+        return new_folder(base)
     except OSError as e:
-        raise UserError(f"--out {cfg.out}: cannot create the run folder {run_dir} ({e.strerror or e}); "
+        raise UserError(f"--out {cfg.out}: cannot create the run folder {base} ({e.strerror or e}); "
                         f"pass a folder you can write to, e.g. --out runs") from None
-    return run_dir
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
@@ -227,7 +223,8 @@ def training_pool(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, unlabe
         return data.splits["pretrain"]
     from core.data import join_pools
 
-    check_same_inputs(unlabelled, data, f"--pretrain-data {cfg.pretrain_data}", f"--data {cfg.data}", cfg)
+    check_same_inputs(unlabelled.input_spec, data.input_spec, f"--pretrain-data {cfg.pretrain_data}",
+                      f"--data {cfg.data} gives", cfg)
     parts = [unlabelled.splits["pretrain"]] + ([data.splits["pretrain"]] if cfg.pretrain_pool == "both" else [])
     return join_pools(parts)
 
@@ -253,12 +250,12 @@ def load_unlabelled(pm: PluginManager, cfg: RunConfig, seed: int) -> LoadedDatas
     return data
 
 
-def check_same_inputs(a: LoadedDataset, b: LoadedDataset, a_name: str, b_name: str, cfg: RunConfig) -> None:
-    """Two corpora whose samples can share one pool or one encoder: same modality, shape and
-    vocabulary; otherwise a one-line user error naming both and the way to align them."""
-    sa, sb = a.input_spec, b.input_spec
+def check_same_inputs(sa: InputSpec, sb: InputSpec, a_name: str, b_name: str, cfg: RunConfig) -> None:
+    """Inputs that can share one pool or one encoder: same modality, shape and vocabulary;
+    otherwise a one-line user error naming both (``a_name`` gives, ``b_name`` gives/was trained
+    on) and the way to align them."""
     if (sa.modality, sa.shape, sa.vocab_size) != (sb.modality, sb.shape, sb.vocab_size):
-        raise UserError(f"{a_name} gives {sa.modality} inputs of shape {list(sa.shape)} but {b_name} gives "
+        raise UserError(f"{a_name} gives {sa.modality} inputs of shape {list(sa.shape)} but {b_name} "
                         f"{sb.modality} {list(sb.shape)}; {align_hint(cfg)}")
 
 

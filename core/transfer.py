@@ -19,7 +19,7 @@ import yaml
 
 from core import runs
 from core.errors import UserError
-from core.io import atomic_save_npy, atomic_write_text
+from core.io import atomic_save_npy, atomic_write_text, new_folder
 from core.plugins import PluginManager
 
 __all__ = ["evaluate_transfer", "seed_folders"]
@@ -64,14 +64,10 @@ def transfer_config(pm: PluginManager, run_dir: Path, data: str, options: dict, 
 def new_transfer_dir(run_dir: Path, data: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(run_dir) / "transfer" / f"{stamp}-{Path(data).name or 'data'}"
-    folder, i = base, 1
-    while folder.exists():
-        folder, i = Path(f"{base}-{i}"), i + 1
     try:
-        folder.mkdir(parents=True)
+        return new_folder(base)
     except OSError as e:
-        raise UserError(f"{run_dir}: cannot create {folder} ({e.strerror or e}); the run folder must be writable") from None
-    return folder
+        raise UserError(f"{run_dir}: cannot create {base} ({e.strerror or e}); the run folder must be writable") from None
 
 
 def probe_seed(pm: PluginManager, cfg, seed: int, encoder_dir: Path, out_dir: Path) -> dict:
@@ -80,12 +76,8 @@ def probe_seed(pm: PluginManager, cfg, seed: int, encoder_dir: Path, out_dir: Pa
 
     data = runs.load_dataset(pm, cfg, seed)
     encoder, card = runs.load_encoder(pm, encoder_dir)
-    trained = InputSpec.from_dict(card["input_spec"])
-    if (trained.modality, trained.shape, trained.vocab_size) != (
-            data.input_spec.modality, data.input_spec.shape, data.input_spec.vocab_size):
-        raise UserError(f"--data {cfg.data}: gives {data.input_spec.modality} inputs of shape "
-                        f"{list(data.input_spec.shape)} but the encoder of {encoder_dir} was trained on "
-                        f"{trained.modality} {list(trained.shape)}; {runs.align_hint(cfg)}")
+    runs.check_same_inputs(data.input_spec, InputSpec.from_dict(card["input_spec"]), f"--data {cfg.data}",
+                           f"the encoder of {encoder_dir} was trained on", cfg)
     if out_dir is not None:
         runs.write_skipped(out_dir, data.skipped)
     features = runs.encoder_features(encoder, data, cfg)
