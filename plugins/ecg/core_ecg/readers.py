@@ -335,19 +335,18 @@ def _array_corpus(file: Path, x, y, split, fs, ids, classes, problems: Problems,
         x = x[:, None, :]
     if x.ndim != 3 or x.dtype.kind not in "iuf":
         raise UserError(f"{file}: x must be a numeric array (N, C, L) or (N, L), got {x.dtype} {x.shape}")
-    if not labelled:
-        y, split, classes = np.full(len(x), "", dtype=object), None, None
-    elif y is None:
-        raise UserError(f"{file}: no labels; store them as 'y' (N,) or (N, n_classes) beside 'x'")
-    y = np.asarray(y)
-    if len(y) != len(x) or y.ndim > 2:
-        raise UserError(f"{file}: y has shape {y.shape} but x has {len(x)} records; y must be (N,) or (N, n_classes)")
     n = len(x)
-    split = None if split is None else np.asarray(split).reshape(-1)
-    if split is not None and len(split) != n:
-        raise UserError(f"{file}: split has {len(split)} entries but x has {n} records")
+    if labelled:
+        if y is None:
+            raise UserError(f"{file}: no labels; store them as 'y' (N,) or (N, n_classes) beside 'x'")
+        y = np.asarray(y)
+        if len(y) != n or y.ndim > 2:
+            raise UserError(f"{file}: y has shape {y.shape} but x has {n} records; y must be (N,) or (N, n_classes)")
+        split = None if split is None else np.asarray(split).reshape(-1)
+        if split is not None and len(split) != n:
+            raise UserError(f"{file}: split has {len(split)} entries but x has {n} records")
     ids = [str(i) for i in np.asarray(ids).reshape(-1)] if ids is not None else [f"{file.name}[{i}]" for i in range(n)]
-    multilabel = y.ndim == 2
+    multilabel = labelled and y.ndim == 2
     if multilabel:
         classes = tuple(str(c) for c in classes) if classes is not None else tuple(str(i) for i in range(y.shape[1]))
         if len(classes) != y.shape[1]:
@@ -355,21 +354,30 @@ def _array_corpus(file: Path, x, y, split, fs, ids, classes, problems: Problems,
     channels = tuple(f"ch{i}" for i in range(x.shape[1]))
     corpus = Corpus(source=str(file), format=fmt, multilabel=multilabel, classes=classes if multilabel else None)
     for i in range(n):
-        record = f"{file}[{i}]"
-        label = _array_label(y[i], classes if multilabel else None) if labelled else None
-        if label is None and labelled:
-            problems.bad(record, f"label {y[i]!r} cannot be parsed",
-                         "y must hold class ids, class names, numbers or 0/1 indicator rows")
-            continue
-        try:
-            s = None if split is None else parse_split(split[i])
-        except ValueError as e:
-            problems.bad(record, str(e))
+        parsed = array_entry(file, i, y, split, classes if multilabel else None, problems) if labelled else (None, None)
+        if parsed is None:
             continue
         signal = np.asarray(x[i], dtype=np.float64)
-        if check_finite(signal, record, problems):
-            corpus.records.append(Record(ids[i], signal, fs, channels, label, s))
+        if check_finite(signal, f"{file}[{i}]", problems):
+            corpus.records.append(Record(ids[i], signal, fs, channels, *parsed))
     return corpus
+
+
+def array_entry(file: Path, i: int, y, split, classes, problems: Problems) -> Optional[tuple]:
+    """``(label, split)`` of record ``i`` of an array archive, or None after reporting a label
+    or split that cannot be parsed. ``classes`` names the indicator columns of a multilabel ``y``
+    (None: one label per record). Shared by the in-memory reader and the stream of ``core prepare``."""
+    record = f"{file}[{i}]"
+    label = _array_label(y[i], classes)
+    if label is None:
+        problems.bad(record, f"label {y[i]!r} cannot be parsed",
+                     "y must hold class ids, class names, numbers or 0/1 indicator rows")
+        return None
+    try:
+        return label, None if split is None else parse_split(split[i])
+    except ValueError as e:
+        problems.bad(record, str(e))
+        return None
 
 
 def _array_label(value, classes):

@@ -28,8 +28,8 @@ from core.specs import InputSpec
 from core_ecg import labels as label_codes
 from core_ecg import preprocess
 from core_ecg.options import parse_options
-from core_ecg.readers import PTBXL_CLASSES, _array_label, ptbxl_entries, read_record, wfdb_entries
-from core_ecg.records import Problems, Record, check_finite, parse_split
+from core_ecg.readers import PTBXL_CLASSES, array_entry, ptbxl_entries, read_record, wfdb_entries
+from core_ecg.records import Problems, Record, check_finite
 from core_ecg.splits import assign_splits
 
 RECORDS_PER_UNIT = 32  # WFDB / PTB-XL records per work unit
@@ -166,18 +166,9 @@ def _npy_entries(file: Path, opts, problems: Problems, labelled: bool) -> tuple:
     classes = tuple(str(i) for i in range(y.shape[1])) if y.ndim == 2 else None
     raw = []
     for i in range(n):
-        record = f"{file}[{i}]"
-        label = _array_label(y[i], classes)
-        if label is None:
-            problems.bad(record, f"label {y[i]!r} cannot be parsed",
-                         "y must hold class ids, class names, numbers or 0/1 indicator rows")
-            continue
-        try:
-            s = None if split is None else parse_split(split[i])
-        except ValueError as e:
-            problems.bad(record, str(e))
-            continue
-        raw.append((f"{file.name}[{i}]", i, label, s))
+        parsed = array_entry(file, i, y, split, classes, problems)
+        if parsed is not None:
+            raw.append((f"{file.name}[{i}]", i, *parsed))
     return _encoded(raw, classes is not None, classes, opts, problems)
 
 
