@@ -20,6 +20,29 @@ def make_dist(root: Path, name: str, module_source: str, ep_name: str | None = N
     return root
 
 
+def load_script(path: str):
+    """A repository script (``benchmarks/NAME.py``) imported as a module, to test its pure parts;
+    registered in ``sys.modules`` while it executes (dataclasses look their module up)."""
+    import importlib.util
+    import sys
+
+    name = Path(path).stem
+    spec = importlib.util.spec_from_file_location(name, REPO / path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+@pytest.fixture(scope="session")
+def script():
+    """``script("benchmarks/NAME.py")``: :func:`load_script`."""
+    return load_script
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -137,14 +137,8 @@ def test_core_bench_through_the_cli(cli, ucr, tmp_path):
     assert "ecg/jitter" in listed.stdout and "ecg/crop" in listed.stdout
 
 
-def test_bench_all_rewrites_only_the_marked_section(tmp_path):
-    import importlib.util
-
-
-    spec = importlib.util.spec_from_file_location("bench_all", bench.__file__.replace("core/bench.py",
-                                                                                      "benchmarks/bench_all.py"))
-    bench_all = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_all)
+def test_bench_all_rewrites_only_the_marked_section(tmp_path, script):
+    bench_all = script("benchmarks/bench_all.py")
     rows = [_row("core/lfr", [0.93, 0.95]), _row("raw features", [0.94, 0.94], kind="floor")]
     bench.rank_rows(rows, "linear/accuracy")
     result = {**_result(rows), "plugin": "ecg", "dataset": "ecg/ecg5000", "encoder": "ecg/cnn", "dim": 128,

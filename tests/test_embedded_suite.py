@@ -1,20 +1,13 @@
 """benchmarks/embedded_suite.py, its pure parts: which datasets it runs, reading a run's
 metrics, the table and the docs section. No `core run`."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def suite():
-    spec = importlib.util.spec_from_file_location("embedded_suite", REPO / "benchmarks" / "embedded_suite.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def suite(script):
+    return script("benchmarks/embedded_suite.py")
 
 
 def metrics(lfr, random_init, raw, primary="accuracy", seeds=(0, 1, 2)):

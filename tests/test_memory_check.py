@@ -1,25 +1,12 @@
 """benchmarks/memory_check.py, its pure parts: how a child ended, the table, the docs section
 writer and the corpus writer at a tiny size. No `core` subprocess."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def mc():
-    spec = importlib.util.spec_from_file_location("memory_check", REPO / "benchmarks" / "memory_check.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["memory_check"] = module  # dataclasses look their module up while the file executes
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop("memory_check", None)
-    return module
+def mc(script):
+    return script("benchmarks/memory_check.py")
 
 
 def test_outcome_names_memory_errors_and_signals(mc):

@@ -1,27 +1,16 @@
 """benchmarks/ucr_suite.py, its pure parts: the published anchors, metrics collection from a
 run folder, finding finished runs (resume), locating sets in a wheel, the table and the docs
 section. No network, no download, no `core run`."""
-import importlib.util
 import json
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def suite():
-    spec = importlib.util.spec_from_file_location("ucr_suite", REPO / "benchmarks" / "ucr_suite.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ucr_suite"] = module  # dataclasses look their module up while the file executes
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop("ucr_suite", None)
-    return module
+def suite(script):
+    return script("benchmarks/ucr_suite.py")
 
 
 def _cell(mean, std=0.0):
