@@ -228,6 +228,9 @@ def main(argv=None) -> int:
     ap.add_argument("--records", type=int, default=21837, help="unlabelled records (default 21,837: PTB-XL)")
     ap.add_argument("--labelled", type=int, default=200, help="records of the small labelled corpus")
     ap.add_argument("--cap", type=float, default=2.0, help="RLIMIT_DATA of core run, GiB (default 2)")
+    ap.add_argument("--batch-size", type=int, default=32,
+                    help="core run --batch-size (default 32: at 12 x 5,000 a batch of 128 needs about 1.5 GB of "
+                         "activations by itself, whatever the corpus size)")
     ap.add_argument("--flat", type=int, default=0, help="N for the flatness check at N and 4N (0: skip it)")
     ap.add_argument("--checks", default="abcd", help="which checks to run, e.g. a (prepare only)")
     ap.add_argument("--run-arg", action="append", default=[], metavar="ARG",
@@ -245,7 +248,7 @@ def main(argv=None) -> int:
     cap = int(args.cap * GiB)
     record_bytes = 4 * SHAPE[0] * SHAPE[1]
     raw_bytes, rows, notes = {}, [], []
-    run_args = ["--epochs", "1", "--no-progress", *args.run_arg]
+    run_args = ["--epochs", "1", "--no-progress", "--batch-size", str(args.batch_size), *args.run_arg]
 
     def corpus(n: int) -> Path:
         folder = work / f"raw-{n}"
@@ -304,6 +307,8 @@ def main(argv=None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
+    notes.append(f"`core run` flags: `{' '.join(run_args)}` (the encoder's activations of a batch scale with "
+                 f"the batch, not the corpus: at 12 x 5,000 a batch of 128 needs about 1.5 GB by itself).")
     command = "python benchmarks/memory_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
     table = render_table(rows, raw_bytes)
     print("\n" + table)

@@ -5,7 +5,7 @@ float32, written as ``x.npy``, prepared once with ``core prepare --unlabelled``)
 
 (a) samples per second of one shuffled epoch of the pretrain pool, batch 128: the in-memory
     array split (``ecg/records`` read into RAM) vs the shards read with random access
-    (``shuffle=True``) vs the shards read chunk by chunk (:class:`core.shards.ChunkShuffleSampler`);
+    (``shuffle=True``) vs the shards read chunk by chunk (:class:`core.sampling.EpochSampler`);
 (b) samples per second of one LFR training epoch (loader + encoder-phase steps) for the same
     three loaders: what a run sees;
 (c) the LFR encoder-phase step (TS-TCC CNN, K=6 Conv1d projectors) with targets cached once vs
@@ -116,7 +116,8 @@ def main(argv=None) -> int:
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(min(torch.get_num_threads(), 2))
-    from core.shards import ChunkShuffleSampler, open_shards
+    from core.sampling import EpochSampler
+    from core.shards import open_shards
     from core_ecg.datasets import load_records
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,14 +131,14 @@ def main(argv=None) -> int:
         for r in range(args.repeats):
             rates["in memory"].append(epoch_rate(memory, shuffle=True))
             rates["shards, random access"].append(epoch_rate(streamed, shuffle=True))
-            sampler = ChunkShuffleSampler(streamed, seed=0)
+            sampler = EpochSampler(streamed, seed=0)
             sampler.set_epoch(r)
             rates["shards, chunk by chunk"].append(epoch_rate(streamed, sampler=sampler))
         rate = {k: statistics.median(v) for k, v in rates.items()}
         step = lfr_step(memory, streamed.input_spec)
         train = {"in memory": training_rate(memory, step, shuffle=True),
                  "shards, random access": training_rate(streamed, step, shuffle=True),
-                 "shards, chunk by chunk": training_rate(streamed, step, sampler=ChunkShuffleSampler(streamed, seed=0))}
+                 "shards, chunk by chunk": training_rate(streamed, step, sampler=EpochSampler(streamed, seed=0))}
         steps = step_times(memory, streamed.input_spec, args.repeats)
     base = rate["in memory"]
     lines = [f"{args.records} records × 12 × {args.length} float32 ({args.records * 12 * args.length * 4 / 2**20:.0f} MB), "

@@ -75,6 +75,8 @@ def _add_run(sub) -> None:
                    help="write RUN/last.ckpt at the first epoch end M minutes after the last write (default 5; "
                         "0: every epoch); always after the last epoch")
     p.add_argument("--checkpoint-epochs", metavar="N", help="also write RUN/last.ckpt every N epochs")
+    p.add_argument("--checkpoint-steps", metavar="N",
+                   help="also write RUN/last.ckpt every N encoder steps, mid-epoch included")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run, takes_reader_flags=True, uses_lightning=True)
 
@@ -110,7 +112,7 @@ def cmd_run(args) -> int:
         "accelerator": args.accelerator, "strategy": args.strategy, "num_nodes": args.num_nodes,
         "precision": args.precision, "compile": args.compile, "num_workers": args.num_workers,
         "on_bad_record": args.on_bad_record, "out": args.out, "checkpoint_minutes": args.checkpoint_minutes,
-        "checkpoint_epochs": args.checkpoint_epochs,
+        "checkpoint_epochs": args.checkpoint_epochs, "checkpoint_steps": args.checkpoint_steps,
         "data_options": {**args.reader_flags, **key_values(args.option, "--option")},
         "objective_params": key_values(args.set, "--set"),
     }
@@ -250,7 +252,8 @@ def cmd_embed(args) -> int:
 
     options = {**args.reader_flags, **key_values(args.option, "--option")}
     n = embedding.embed_to_file(Path(args.run), args.data, Path(args.out), options=options,
-                                on_bad_record=args.on_bad_record, progress=False if args.no_progress else None)
+                                on_bad_record=args.on_bad_record, progress=False if args.no_progress else None,
+                                unlabelled=args.unlabelled)
     print(f"wrote {n} embeddings to {args.out}")
     return 0
 
@@ -294,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-bad-record", choices=("error", "skip"), default="skip",
                    help="skip (default): unreadable records become rows with NaN embeddings and a reason; "
                         "error: stop at the first one")
+    p.add_argument("--unlabelled", action="store_true",
+                   help="read --data without labels (every record, split column 'pretrain')")
     p.add_argument("--no-progress", action="store_true", help="no progress bar while embedding")
     p.set_defaults(func=cmd_embed, takes_reader_flags=True, uses_lightning=True)
     from core.plugins import get_plugin_manager

@@ -36,6 +36,7 @@ class RunConfig:
     max_minutes: Optional[float] = None  # stop training after this wall time (epochs still cap it)
     checkpoint_minutes: Optional[float] = 5.0  # write last.ckpt at the first epoch end this long after the last (0: every epoch)
     checkpoint_epochs: Optional[int] = None  # also write it every N epochs; always after the last epoch
+    checkpoint_steps: Optional[int] = None  # also write it every N encoder steps, mid-epoch included
     batch_size: int = 128
     lr: float = 3e-4
     weight_decay: float = 3e-4

@@ -16,8 +16,12 @@ FORMATS = (".npy", ".npz", ".parquet", ".h5")
 
 
 def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None = None,
-                  on_bad_record: str = "error", progress: bool | None = None) -> int:
+                  on_bad_record: str = "error", progress: bool | None = None, unlabelled: bool = False) -> int:
     """Embed every record of ``data_path`` (all splits, each once); returns the number of rows written.
+
+    ``data_path`` is read by the run's reader for files, or streamed when it is a shards folder
+    written by ``core prepare``; ``unlabelled`` reads it without labels (every record in split
+    ``pretrain``; shards prepared with ``--unlabelled`` are always read so).
 
     Writes ``.npy`` (embeddings, plus ``<out>.ids.csv`` with id, split and any extra columns),
     ``.npz`` (arrays ``embeddings``, ``ids``, ``split`` and one per extra column) or ``.parquet``
@@ -44,15 +48,13 @@ def embed_to_file(run_dir: Path, data_path: str, out: Path, options: dict | None
     pm = get_plugin_manager()
     cfg = runs.load_run_config(run_dir)
     encoder, card = runs.load_encoder(pm, run_dir)
-    spec = pm.get("dataset", runs.files_dataset(pm, cfg))
-    data = spec.load(str(Path(data_path).resolve()), seed=card["seed"], on_bad_record=on_bad_record,
-                     options={**cfg.data_options, **(options or {})})
+    data = _load(pm, cfg, card, data_path, options, on_bad_record, unlabelled)
     expected = tuple(card["input_spec"]["shape"])
     if tuple(data.input_spec.shape) != expected:
         raise UserError(f"--data {data_path}: samples are shaped {tuple(data.input_spec.shape)} but the encoder "
                         f"expects {expected}; pass reader options (e.g. --option length=.. --option fs=..)")
     chunks, ids, split, meta = [], [], [], []
-    for name in ("train", "val", "test"):
+    for name in ("train", "val", "test") if data.task is not None else ("pretrain",):
         ds = data.splits[name]
         if len(ds):
             chunks.append(runs.embed_split(encoder, ds, "cpu", cfg.progress if progress is None else progress, name))
@@ -120,6 +122,20 @@ def _input_order(index, split: list):
     known = [int(v) for v in index if v is not None]
     last = max(known, default=-1) + 1
     return np.argsort(np.asarray([last if v is None else int(v) for v in index], dtype=np.int64), kind="stable")
+
+
+def _load(pm, cfg, card: dict, data_path: str, options, on_bad_record: str, unlabelled: bool):
+    """The corpus to embed: shards (streamed) or files read by the run's reader for files."""
+    from core import runs
+    from core.shards import is_shards
+
+    if is_shards(data_path):
+        return runs.open_prepared(pm, data_path, unlabelled=unlabelled)
+    name, path, options = runs.files_dataset(pm, cfg), Path(data_path).resolve(), {**cfg.data_options, **(options or {})}
+    if unlabelled:
+        return runs.read_unlabelled(pm, name, path, card["seed"], on_bad_record, options, "--unlabelled",
+                                    "drop --unlabelled")
+    return pm.get("dataset", name).load(str(path), seed=card["seed"], on_bad_record=on_bad_record, options=options)
 
 
 def _check_out(out: Path) -> None:

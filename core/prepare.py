@@ -177,9 +177,9 @@ class UnitReader:
     labels, splits, per-record statistics, bad records) once it is read. A bad record under
     ``--on-bad-record error`` is written to an ``error-*.txt`` file for the main process."""
 
-    def __init__(self, read, folder: Path, on_bad_record: str, channels: int, labelled: bool):
+    def __init__(self, read, folder: Path, on_bad_record: str, channels: int, labelled: bool, normalise: bool):
         self.read, self.folder, self.on_bad_record = read, Path(folder), on_bad_record
-        self.channels, self.labelled = channels, labelled
+        self.channels, self.labelled, self.normalise = channels, labelled, normalise
 
     def __call__(self, job):
         from core.io import atomic_save_npy, atomic_write_json, atomic_write_text
@@ -190,11 +190,15 @@ class UnitReader:
         ids, ys, splits, stats = [], [], [], []
         try:
             for j, (rid, x, y, split) in enumerate(self.read(unit, problems)):
-                x = np.ascontiguousarray(x, dtype=np.float32)
+                if self.normalise:  # statistics for the per-channel standardiser (of a dict record's "x")
+                    if isinstance(x, dict):
+                        stats.append(np.stack(ChannelStats.of(np.asarray(x["x"], np.float32))))
+                    else:
+                        x = np.ascontiguousarray(x, dtype=np.float32)
+                        stats.append(np.stack(ChannelStats.of(x)))
                 ids.append(str(rid))
                 ys.append(y)
                 splits.append(split or "")
-                stats.append(np.stack(ChannelStats.of(x)))
                 yield {"x": x, "key": (ordinal << 32) | j}
         except UserError as e:
             atomic_write_text(self.folder / f"error-{ordinal:09d}.txt", str(e))
@@ -222,7 +226,7 @@ def _write_part(stream, part: Path, start: int, units, workers: int, on_bad_reco
     shutil.rmtree(part, ignore_errors=True)
     (part / "units").mkdir(parents=True)
     labelled = stream.task is not None and not unlabelled
-    reader = UnitReader(stream.read, part, on_bad_record, stream.input_spec.shape[0], labelled)
+    reader = UnitReader(stream.read, part, on_bad_record, stream.input_spec.shape[0], labelled, stream.normalise)
     jobs = [(start + k, u) for k, u in enumerate(units)]
     optimize(reader, jobs, str(part / "chunks"), num_workers=min(workers, len(jobs)), chunk_bytes=chunk_bytes,
              keep_data_ordered=True, reorder_files=False, verbose=False, start_method=_start_method())
@@ -297,25 +301,28 @@ def _finish(stream, out: Path, work: Path, parts: int, args: dict, dataset: str,
     normalisation = None
     if stream.normalise:
         channels = stream.input_spec.shape[0]
-        every, train = ChannelStats(channels), ChannelStats(channels)
-        in_train = np.zeros(n, bool)
+        every, train, pool = ChannelStats(channels), ChannelStats(channels), ChannelStats(channels)
+        in_train, in_pool = np.zeros(n, bool), np.zeros(n, bool)
         if labelled:
             in_train[index["train"]] = True
+            in_pool[np.concatenate([index["train"], index["val"]])] = True
         offset = 0
         for p in range(parts):
             with np.load(work / f"part-{p:05d}" / "done.npz", allow_pickle=False) as z:
                 stats = z["stats"]
             if len(stats):
                 every.add_many(stats[:, 0], stats[:, 1], stats[:, 2])
-                mask = in_train[offset:offset + len(stats)]
-                if mask.any():
-                    train.add_many(stats[mask, 0], stats[mask, 1], stats[mask, 2])
+                for fitted, rows in ((train, in_train), (pool, in_pool)):
+                    mask = rows[offset:offset + len(stats)]
+                    if mask.any():
+                        fitted.add_many(stats[mask, 0], stats[mask, 1], stats[mask, 2])
             offset += len(stats)
         mean, std = every.mean_std(source)
         normalisation = {"axis": "channel", "all": {"mean": mean.tolist(), "std": std.tolist()}}
-        if labelled:
-            mean, std = train.mean_std(source)
-            normalisation["train"] = {"mean": mean.tolist(), "std": std.tolist()}
+        if labelled:  # train: what core's ShardSplit uses; pretrain (train + val): for readers that fit on the pool
+            for name, fitted in (("train", train), ("pretrain", pool)):
+                mean, std = fitted.mean_std(source)
+                normalisation[name] = {"mean": mean.tolist(), "std": std.tolist()}
 
     _move_chunks(work, parts, out)
     arrays = {"ids": ids, "keys": keys}

@@ -51,21 +51,17 @@ def load_encoder(run_dir, seed: Optional[int] = None, device="cpu") -> LoadedEnc
 
 
 @torch.no_grad()
-def embed(encoder, inputs, batch_size: int = 256, device=None) -> np.ndarray:
+def embed(encoder, inputs, batch_size: Optional[int] = None, device=None) -> np.ndarray:
     """``(N, dim)`` float32 embeddings of ``inputs`` in order, the encoder in eval mode.
 
     ``encoder``: an ``nn.Module`` or a :class:`LoadedEncoder`. ``inputs``: an array or tensor
-    ``(N, *input_spec.shape)``, or a dataset whose items are ``(x, y, index)`` (a plugin split)."""
+    ``(N, *input_spec.shape)``, or a dataset whose items are ``(x, y, index)`` (a plugin split).
+    ``batch_size`` default: 256, fewer for long inputs (:func:`core.training.budget_batch_size`)."""
+    from core.data import ArrayDataset
     from core.training import embed as embed_dataset
 
     if isinstance(encoder, LoadedEncoder):
         encoder = encoder.encoder
-    device = device or next(encoder.parameters()).device
     if isinstance(inputs, (np.ndarray, torch.Tensor)):
-        x = torch.as_tensor(inputs)
-        was_training = encoder.training
-        encoder.eval()
-        out = [encoder(chunk.to(device)).float().cpu() for chunk in x.split(batch_size)]
-        encoder.train(was_training)
-        return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+        inputs = ArrayDataset(inputs.detach().cpu().numpy() if isinstance(inputs, torch.Tensor) else inputs)
     return embed_dataset(encoder, inputs, batch_size=batch_size, device=device)

@@ -134,13 +134,13 @@ def load_run_config(run_dir: Path) -> RunConfig:
 
 # -- pieces --------------------------------------------------------------------------------
 def load_dataset(pm: PluginManager, cfg: RunConfig, seed: int) -> LoadedDataset:
-    from core.shards import is_shards, open_shards
+    from core.shards import is_shards
 
     spec = pm.get("dataset", cfg.dataset)
     if spec.embedded and cfg.data:
         raise UserError(f"dataset {spec.name} is embedded and takes no --data; drop --dataset or --data")
     if cfg.data and is_shards(cfg.data):  # written by `core prepare`: streamed from disk, splits fixed there
-        data = open_shards(cfg.data)
+        data = open_prepared(pm, cfg.data)
     else:
         data = spec.load(cfg.data, seed=seed, on_bad_record=cfg.on_bad_record, options=dict(cfg.data_options))
     for split in ("train", "val", "test"):
@@ -229,25 +229,46 @@ def training_pool(pm: PluginManager, cfg: RunConfig, data: LoadedDataset, unlabe
     return join_pools(parts)
 
 
+def open_prepared(pm: PluginManager, path, unlabelled: bool = False) -> LoadedDataset:
+    """Shards written by ``core prepare``, read through the dataset that wrote them (its
+    ``shard_split`` when records are not plain arrays)."""
+    from core.shards import open_shards, read_meta
+
+    name = read_meta(path).get("dataset", "")
+    try:
+        spec = pm.get("dataset", name)
+    except UserError:
+        raise UserError(f"{path}: shards written by dataset {name!r}, which no installed plugin provides; "
+                        f"install its plugin (core plugins lists them)") from None
+    return open_shards(path, unlabelled=unlabelled, dataset_spec=spec)
+
+
 def load_unlabelled(pm: PluginManager, cfg: RunConfig, seed: int) -> LoadedDataset:
     """The ``--pretrain-data`` corpus: shards written by ``core prepare`` (streamed), or files read
     by :func:`files_dataset` with ``unlabelled=True``."""
-    from core.shards import is_shards, open_shards
+    from core.shards import is_shards
 
     if is_shards(cfg.pretrain_data):
-        return open_shards(cfg.pretrain_data, unlabelled=True)
-    name = files_dataset(pm, cfg)
-    try:
-        data = pm.get("dataset", name).load(cfg.pretrain_data, seed=seed, on_bad_record=cfg.on_bad_record,
-                                             options=dict(cfg.data_options), unlabelled=True)
-    except TypeError as e:
-        if "unlabelled" not in str(e):
-            raise
-        raise UserError(f"--pretrain-data: dataset {name} cannot read corpora without labels (its reader takes "
-                        f"no `unlabelled` keyword); pretrain on labelled --data only") from None
+        return open_prepared(pm, cfg.pretrain_data, unlabelled=True)
+    data = read_unlabelled(pm, files_dataset(pm, cfg), cfg.pretrain_data, seed, cfg.on_bad_record,
+                           dict(cfg.data_options), "--pretrain-data", "pretrain on labelled --data only")
     if len(data.splits["pretrain"]) == 0:
         raise UserError(f"--pretrain-data {cfg.pretrain_data}: no usable records")
     return data
+
+
+def read_unlabelled(pm: PluginManager, name: str, path, seed: int, on_bad_record: str, options: dict,
+                    flag: str, fix: str) -> LoadedDataset:
+    """Files at ``path`` read by dataset ``name`` without labels; a dataset whose factory takes
+    no ``unlabelled`` keyword is a user error naming ``flag`` and ``fix``."""
+    try:
+        return pm.get("dataset", name).load(str(path), seed=seed, on_bad_record=on_bad_record, options=options,
+                                            unlabelled=True)
+    except TypeError as e:
+        if "unlabelled" not in str(e):
+            raise
+        raise UserError(f"{flag}: dataset {name} cannot read corpora without labels (its reader takes no "
+                        f"`unlabelled` keyword); {fix}") from None
 
 
 def check_same_inputs(sa: InputSpec, sb: InputSpec, a_name: str, b_name: str, cfg: RunConfig) -> None:

@@ -1,7 +1,9 @@
 """Corpora larger than RAM: the shards ``core prepare`` writes, and their reader (docs/design.md#layers).
 
 A shards folder holds litdata chunks (``index.json`` + ``chunk-*.bin``), one item per record
-``{"x": float32 array, "key": int}`` stored raw (not normalised), then two files written last,
+``{"x": float32 array, "key": int}`` stored raw (not normalised; a plugin with its own
+``DatasetSpec.shard_split`` stores any record litdata serialises as ``x``, e.g. a dict of
+token and coordinate arrays, or a slide tile's coordinates), then two files written last,
 ``core-shards.npz`` (per-record arrays: ids, keys, targets, split index arrays) and
 ``core-shards.json`` (:data:`META_FILE`: InputSpec, Task, normalisation statistics, bad
 records, sizes, source, plugin and dataset names, core version). :func:`is_shards` accepts a
@@ -45,17 +47,26 @@ class CorpusStream:
     that ``core prepare`` spreads over worker processes. ``read(unit, problems)`` is a picklable
     callable (a module-level function or a ``functools.partial`` of one) yielding
     ``(id, x, y, split)`` per readable record: ``x`` a float32 array shaped like
-    ``input_spec.shape`` or shorter on the last axis (zero-padded after normalisation), ``y``
+    ``input_spec.shape`` or shorter on the last axis (zero-padded after normalisation), or,
+    with ``normalise=False`` and a ``DatasetSpec.shard_split`` to read it back, any value
+    litdata serialises (numpy arrays, numbers, strings, dicts of them); ``y``
     the encoded label for ``task`` (``None`` when unlabelled), ``split`` ``train``/``val``/
-    ``test`` or ``None``. Bad records go to ``problems`` (:class:`core.errors.BadRecords`:
+    ``test`` or ``None`` (with its own ``splits``, any string that function reads: the
+    molecule stream adds the scaffold, the protein one the sequence for identity clusters). Bad records go to ``problems`` (:class:`core.errors.BadRecords`:
     raises under ``--on-bad-record error``, listed under ``skip``).
+
+    With ``normalise=True`` a record may also be a dict whose ``"x"`` entry is such an array (the
+    statistics are fitted on it; the plugin's ``shard_split`` reads the rest, e.g. a waveform).
+    Strings in a record must not name existing files: litdata stores such a string as the
+    file's contents (store paths inside JSON text).
 
     ``splits(ids, y, given, seed) -> {"train", "val", "test": index arrays}`` carves the splits
     of a labelled corpus once every record is read (default: the corpus' own split column, a
     missing test then val carved by :func:`core.splits.fill_missing`, stratified on class ids).
     ``skipped`` lists ``(record, reason)`` found while planning (files not read, bad labels).
     ``normalise``: standardise per channel on read (statistics fitted on train, or on every
-    record of an unlabelled corpus).
+    record of an unlabelled corpus; ``meta["normalisation"]`` also holds those of the labelled
+    pretrain pool, train + val, under ``pretrain``).
     """
 
     input_spec: Any
@@ -140,13 +151,15 @@ def read_meta(path) -> dict:
     return meta
 
 
-def open_shards(path, *, unlabelled: bool = False):
+def open_shards(path, *, unlabelled: bool = False, dataset_spec=None):
     """The :class:`core.specs.LoadedDataset` of a shards folder.
 
     Labelled shards give ``pretrain`` (train + val), ``train``, ``val``, ``test`` with targets
     and the stored Task, normalised with the statistics fitted on train. ``unlabelled=True``
     (``--pretrain-data SHARDS``) gives every record in ``pretrain`` with ``task=None``
     (:func:`core.data.unlabelled_corpus`), normalised with the statistics of every record.
+    Splits are :class:`ShardSplit` s, or the splits ``dataset_spec.shard_split`` builds when the
+    plugin stores records that are not fixed-shape arrays (see :class:`core.specs.DatasetSpec`).
     """
     from core.data import unlabelled_corpus
     from core.specs import InputSpec, LoadedDataset, Task
@@ -165,10 +178,15 @@ def open_shards(path, *, unlabelled: bool = False):
     targets = arrays.get("targets")
     skipped = [tuple(s) for s in meta.get("skipped", [])]
     name, source = meta.get("dataset", ""), meta.get("source", "")
+    records = ShardRecords(root, keys, ids)
+    custom = getattr(dataset_spec, "shard_split", None)
 
     def split(positions, labelled):
-        return ShardSplit(root, np.asarray(positions, np.int64), ids, keys, spec,
-                          targets if labelled else None, stats)
+        positions = np.asarray(positions, np.int64)
+        if custom is not None:
+            return custom(records, positions, [str(i) for i in ids[positions]],
+                          targets[positions] if labelled and targets is not None else None, spec, meta)
+        return ShardSplit(records, positions, spec, targets if labelled else None, stats)
 
     if unlabelled or meta["task"] is None:
         pool = split(np.arange(len(keys)), False)
@@ -180,41 +198,22 @@ def open_shards(path, *, unlabelled: bool = False):
     return LoadedDataset(splits, spec, task, name=name, source=source, skipped=skipped)
 
 
-class ShardSplit:
-    """A split of a shards folder, following the split protocol of :mod:`core.data`.
+class ShardRecords:
+    """The stored records of a shards folder by global position (``records[p]``: what the
+    plugin's ``CorpusStream.read`` yielded as ``x``, as litdata gives it back), read by random
+    access. Each record's key is checked against ``core-shards.npz``. The litdata reader opens
+    lazily, in each DataLoader worker (it is not pickled)."""
 
-    ``ds[i] -> (x, y, i)``: ``x`` the record at global position ``global_index[i]``,
-    normalised and padded to ``InputSpec.shape``; ``y`` its label (``-1`` unlabelled); ``i`` the
-    position in this split, as :class:`core.data.ArrayDataset` items carry it (targets are
-    cached by it). ``global_index`` (int64 array) maps split positions to positions in the whole
-    shards folder. The litdata dataset opens lazily, in each DataLoader worker.
-    """
-
-    collate_fn = None
-
-    def __init__(self, root: Path, global_index: np.ndarray, all_ids: np.ndarray, all_keys: np.ndarray,
-                 input_spec, all_targets: Optional[np.ndarray], stats: Optional[tuple]):
-        import torch
-
-        from core.data import label_tensor
-
-        self.root = Path(root)
-        self.global_index = global_index
-        self.input_spec = input_spec
-        self.ids = [str(i) for i in all_ids[global_index]]
-        self.targets = None if all_targets is None else all_targets[global_index]
-        self._keys = all_keys[global_index]
-        self._y = label_tensor(self.targets, len(global_index))
-        self._mean = None if stats is None else torch.from_numpy(stats[0]).reshape(-1, *[1] * (len(input_spec.shape) - 1))
-        self._std = None if stats is None else torch.from_numpy(stats[1]).reshape(-1, *[1] * (len(input_spec.shape) - 1))
+    def __init__(self, root: Path, keys: np.ndarray, ids: np.ndarray):
+        self.root, self.keys, self.ids = Path(root), keys, ids
         self._ds = None
 
     def __len__(self) -> int:
-        return len(self.global_index)
+        return len(self.keys)
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_ds"] = None  # each DataLoader worker opens its own reader
+        state["_ds"] = None
         return state
 
     def _dataset(self):
@@ -225,14 +224,76 @@ class ShardSplit:
             self._ds = StreamingDataset(str(self.root), batch_decode=0)
         return self._ds
 
+    def __getitem__(self, position: int):
+        position = int(position)
+        item = self._dataset()[position]
+        if int(item["key"]) != int(self.keys[position]):
+            raise UserError(f"{self.root}: record {self.ids[position]} is not where {ARRAYS_FILE} says (chunks "
+                            f"changed after core prepare?); run core prepare again")
+        return item["x"]
+
+
+class StoredSplit:
+    """A split over stored records (:class:`ShardRecords`), the base of :class:`ShardSplit` and of
+    the splits plugins return from ``DatasetSpec.shard_split``: ``records``, ``global_index``
+    (the split's positions in the shards; sorted with ``in_order=True``, as in-memory pools
+    keep input order), ``ids``, ``targets``, ``len``, ``record(i)`` (the stored value) and items
+    ``(self.input(record(i), i), y, i)`` (``y`` ``-1`` unlabelled, ``i`` the position in this split,
+    as :mod:`core.data` splits carry it). Subclasses define :meth:`input` and, as their
+    in-memory splits do, ``collate_fn``, ``raw_features()`` and ``metadata()``."""
+
+    collate_fn = None
+
+    def __init__(self, records: ShardRecords, positions, ids, targets: Optional[np.ndarray], in_order: bool = False):
+        from core.data import label_tensor
+
+        positions = np.asarray(positions, np.int64)
+        order = np.argsort(positions, kind="stable") if in_order else np.arange(len(positions))
+        self.records, self.global_index = records, positions[order]
+        self.ids = [str(ids[k]) for k in order]
+        self.targets = None if targets is None else np.asarray(targets)[order]
+        self._y = label_tensor(self.targets, len(order))
+
+    def __len__(self) -> int:
+        return len(self.global_index)
+
+    def record(self, i: int):
+        return self.records[self.global_index[i]]
+
     def __getitem__(self, i: int):
         if not 0 <= i < len(self):
             raise IndexError(i)
-        item = self._dataset()[int(self.global_index[i])]
-        if int(item["key"]) != int(self._keys[i]):
-            raise UserError(f"{self.root}: record {self.ids[i]} is not where {ARRAYS_FILE} says (chunks changed "
-                            f"after core prepare?); run core prepare again")
-        return self.normalise(item["x"]), self._y[i], i
+        return self.input(self.record(i), i), self._y[i], i
+
+    def input(self, record, i: int):
+        """The model input of the stored ``record`` at position ``i`` of this split."""
+        raise NotImplementedError
+
+    def check_raw_size(self, n_bytes: int, what: str = "raw features") -> None:
+        """A UserError when the raw-feature floor would read more than :data:`RAW_FEATURES_LIMIT_BYTES`."""
+        if n_bytes > RAW_FEATURES_LIMIT_BYTES:
+            raise UserError(f"{self.records.root}: this split is {n_bytes / 2**30:.1f} GiB as {what}, above the "
+                            f"{RAW_FEATURES_LIMIT_BYTES / 2**30:.0f} GiB the raw-feature floor reads into memory; "
+                            f"probe a smaller labelled corpus")
+
+
+class ShardSplit(StoredSplit):
+    """A split of fixed-shape numeric records: each normalised per channel and zero-padded on the
+    last axis to ``InputSpec.shape`` (as the in-memory readers do)."""
+
+    def __init__(self, records: ShardRecords, global_index: np.ndarray, input_spec,
+                 all_targets: Optional[np.ndarray], stats: Optional[tuple]):
+        import torch
+
+        super().__init__(records, global_index, records.ids[global_index],
+                         None if all_targets is None else all_targets[global_index])
+        self.root, self.input_spec = records.root, input_spec
+        axes = [1] * (len(input_spec.shape) - 1)
+        self._mean = None if stats is None else torch.from_numpy(stats[0]).reshape(-1, *axes)
+        self._std = None if stats is None else torch.from_numpy(stats[1]).reshape(-1, *axes)
+
+    def input(self, record, i: int):
+        return self.normalise(record)
 
     def normalise(self, raw: np.ndarray):
         """A stored record as a model input: standardised, zero-padded on the last axis."""
@@ -251,53 +312,23 @@ class ShardSplit:
     def raw_features(self) -> np.ndarray:
         """``(N, F)`` float32, read by streaming; a UserError above :data:`RAW_FEATURES_LIMIT_BYTES`."""
         n, f = len(self), int(np.prod(self.input_spec.shape))
-        if n * f * 4 > RAW_FEATURES_LIMIT_BYTES:
-            raise UserError(f"{self.root}: this split is {n * f * 4 / 2**30:.1f} GiB as raw features, above the "
-                            f"{RAW_FEATURES_LIMIT_BYTES / 2**30:.0f} GiB the raw-feature floor reads into memory; "
-                            f"probe a smaller labelled corpus")
+        self.check_raw_size(n * f * 4)
         out = np.empty((n, f), np.float32)
         for i in range(n):
             out[i] = self[i][0].numpy().reshape(-1)
         return out
 
 
-class ChunkShuffleSampler:
-    """A torch sampler over a :class:`ShardSplit` that reads chunk by chunk: chunks in a seeded
-    random order, records shuffled within each chunk, reshuffled by :meth:`set_epoch`.
-
-    With ``world_size > 1`` rank ``r`` takes every ``world_size``-th chunk of that order (each
-    rank reads its own chunks) and every rank yields the same number of records: the smallest
-    share, so up to about one chunk per rank is dropped each epoch (a different part each
-    epoch). Sequential chunk reads keep a corpus on disk fast to stream; random access
-    (``shuffle=True``) is as fast only while the shards sit in the page cache.
-    """
-
-    def __init__(self, split: "ShardSplit", seed: int = 0, rank: int = 0, world_size: int = 1):
-        starts = [first for first, _ in stream_order(split.root)]
-        chunk_of = np.searchsorted(np.asarray(starts), split.global_index, side="right") - 1
-        order = np.argsort(chunk_of, kind="stable")
-        bounds = np.flatnonzero(np.diff(chunk_of[order])) + 1
-        self.groups = [g for g in np.split(order, bounds) if len(g)]
-        self.seed, self.rank, self.world_size, self.epoch = int(seed), int(rank), int(world_size), 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def _shares(self) -> tuple:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(len(self.groups))
-        shares = [order[r::self.world_size] for r in range(self.world_size)]
-        return rng, shares, min(sum(len(self.groups[c]) for c in share) for share in shares)
-
-    def __len__(self) -> int:
-        return self._shares()[2]
-
-    def __iter__(self):
-        rng, shares, n = self._shares()
-        inner = np.random.default_rng([self.seed, self.epoch, self.rank])
-        mine = [inner.permutation(self.groups[c]) for c in shares[self.rank]]
-        positions = np.concatenate(mine)[:n] if mine else np.zeros(0, np.int64)
-        return iter(int(i) for i in positions)
+def chunk_groups(root, global_index: np.ndarray) -> list:
+    """Positions of a split (indices into ``global_index``) grouped by the chunk holding them, in
+    storage order: what :class:`core.sampling.EpochSampler` shuffles chunk by chunk, so an epoch
+    reads each chunk in one run (sequential reads keep a corpus on disk fast to stream; random
+    access is as fast only while the shards sit in the page cache)."""
+    starts = [first for first, _ in stream_order(root)]
+    chunk_of = np.searchsorted(np.asarray(starts), global_index, side="right") - 1
+    order = np.argsort(chunk_of, kind="stable")
+    bounds = np.flatnonzero(np.diff(chunk_of[order])) + 1
+    return [g for g in np.split(order, bounds) if len(g)]
 
 
 def stream_order(root) -> list:

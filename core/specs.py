@@ -139,6 +139,11 @@ class DatasetSpec:
     ``stream`` (optional) reads a corpus larger than RAM for ``core prepare``:
     ``stream(path, *, on_bad_record, options[, unlabelled=True]) -> core.shards.CorpusStream``
     (InputSpec and Task fixed up front, picklable work units and a record-by-record reader).
+    ``shard_split`` (optional, with ``stream`` when records are not fixed-shape numeric arrays):
+    ``shard_split(records, positions, ids, targets, input_spec, meta) -> split``, the plugin's
+    split over stored records read lazily (:class:`core.shards.ShardRecords`; ``positions``
+    the split's global positions, ``targets`` None when unlabelled, ``meta`` the shards'
+    metadata). Without it, stored records are float32 arrays normalised per channel on read.
     """
 
     name: str
@@ -147,6 +152,7 @@ class DatasetSpec:
     modality: str = ""
     embedded: bool = False
     stream: Optional[Callable[..., Any]] = None
+    shard_split: Optional[Callable[..., Any]] = None
 
     def __post_init__(self):
         _check_name(self.name)

@@ -17,6 +17,9 @@ Installed with ``core``, so every test of a plugin gets these fixtures without a
   run folder with :func:`only_run_dir`, and keep runs tiny with :data:`TINY_RUN_ARGS`.
   :func:`assert_transfer` checks ``--pretrain-data`` and ``core evaluate RUN --data`` end to end
   on three small corpora a plugin's test writes.
+  :func:`paired_splits` pairs the splits of shards and of the in-memory reader for comparison;
+  :func:`assert_prepared_runs` checks ``core prepare`` then ``core run`` on the shards, unlabelled
+  (``--pretrain-data``) and labelled (``--data``).
 
 * :func:`assert_entry_module_light` (``"core_demo.plugin", heavy={"torch", ...}``): imports the
   entry module in a fresh interpreter, calls every hook it defines, and fails naming any heavy
@@ -215,6 +218,50 @@ def assert_transfer(plugin: str, labelled, other, unlabelled, out, *, unlabelled
     assert Path(other).name in metrics["dataset"]["source"]
     assert (run / "metrics.json").read_bytes() == before  # the run itself is untouched
     return run, metrics
+
+
+def assert_prepared_runs(plugin: str, unlabelled, labelled, out, *, unlabelled_size: int,
+                         labelled_raw=None, prepare_args: Sequence[str] = (), run_args: Sequence[str] = (),
+                         labelled_run_args: Sequence[str] = (), cli=None) -> tuple:
+    """``core prepare`` then ``core run`` through the real CLI, both ways: the ``unlabelled``
+    corpus prepared with ``--unlabelled`` and pretrained on (``--pretrain-data SHARDS --data
+    labelled``; the pool holds ``unlabelled_size`` records plus the labelled train + val), and
+    ``labelled_raw`` (default ``labelled``) prepared with its labels and run on as ``--data
+    SHARDS``. ``prepare_args`` (reader flags) go to every command, ``run_args`` (default
+    :data:`TINY_RUN_ARGS`) to both runs, ``labelled_run_args`` to the second. Each run writes
+    its report. Returns the two runs' ``metrics.json``."""
+    import json
+    from pathlib import Path
+
+    cli, out, run_args = cli or run_cli, Path(out), list(run_args or TINY_RUN_ARGS)
+    pool, shards = out / "unlabelled-shards", out / "labelled-shards"
+    assert_ok(cli("prepare", "--plugin", plugin, "--data", unlabelled, "--out", pool, "--unlabelled", *prepare_args))
+    assert_ok(cli("run", "--plugin", plugin, "--pretrain-data", pool, "--data", labelled, "--out", out / "runs",
+                  *prepare_args, *run_args))
+    run = only_run_dir(out / "runs")
+    first = json.loads((run / "metrics.json").read_text())
+    sizes = first["dataset"]["sizes"]
+    assert first["dataset"]["pretrain"]["records"] == unlabelled_size
+    assert json.loads((run / "card.json").read_text())["pretrain_size"] == unlabelled_size + sizes["train"] + sizes["val"]
+    assert (run / "report.md").is_file()
+    assert_ok(cli("prepare", "--plugin", plugin, "--data", labelled_raw or labelled, "--out", shards, *prepare_args))
+    assert_ok(cli("run", "--plugin", plugin, "--data", shards, "--out", out / "runs2", *labelled_run_args, *run_args))
+    run = only_run_dir(out / "runs2")
+    assert (run / "report.md").is_file()
+    return first, json.loads((run / "metrics.json").read_text())
+
+
+def paired_splits(shards, memory, splits: Sequence[str] = ("train", "val", "test", "pretrain")):
+    """Yield ``(name, shards split, in-memory split)`` of two LoadedDatasets of one corpus (one
+    opened from ``core prepare`` shards, one read in memory) after checking that their input
+    spec, task, and each split's ids agree (and that each split is non-empty and labelled alike);
+    the caller compares the model inputs its modality has."""
+    assert shards.input_spec == memory.input_spec and shards.task == memory.task
+    for name in splits:
+        a, b = shards.splits[name], memory.splits[name]
+        assert a.ids == b.ids and len(a) > 0, name
+        assert (a.targets is None) == (b.targets is None), name
+        yield name, a, b
 
 
 DEFAULT_HEAVY = ("torch", "numpy", "scipy", "sklearn", "pandas")

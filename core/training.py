@@ -39,6 +39,25 @@ def make_loader(dataset, batch_size: int, shuffle: bool = False, num_workers: in
                       persistent_workers=num_workers > 0)
 
 
+class ResumableLoader(DataLoader):
+    """The encoder phase's loader over an :class:`core.sampling.EpochSampler`. Lightning saves
+    its ``state_dict`` in checkpoints and gives it back when a run restarts mid-epoch, so the
+    resumed epoch reads only the positions the interrupted one had not (``consumed`` is set by
+    :class:`PretextModule` after each step; prefetched batches are not counted)."""
+
+    def __init__(self, dataset, sampler, batch_size: int, num_workers: int, drop_last: bool, seed: int):
+        super().__init__(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                         collate_fn=collate_fn_of(dataset), drop_last=drop_last, persistent_workers=num_workers > 0,
+                         generator=torch.Generator().manual_seed(int(seed)))  # worker seeds: not the global RNG
+        self.consumed = 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": int(self.sampler.epoch), "consumed": int(self.consumed)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.resume(int(state["epoch"]), int(state["consumed"]))
+
+
 def _to_device(x, device):
     if isinstance(x, torch.Tensor):
         return x.to(device, non_blocking=True)
@@ -48,14 +67,15 @@ def _to_device(x, device):
 
 
 @torch.no_grad()
-def embed(encoder: torch.nn.Module, dataset, batch_size: int = 256, device=None, progress: bool = False,
+def embed(encoder: torch.nn.Module, dataset, batch_size: Optional[int] = None, device=None, progress: bool = False,
           desc: str = "embedding") -> np.ndarray:
-    """Encoder outputs for every sample of ``dataset`` in order, in eval mode, as float32 numpy."""
+    """Encoder outputs for every sample of ``dataset`` in order, in eval mode, as float32 numpy
+    (``batch_size`` default: :func:`budget_batch_size`)."""
     device = device or next(encoder.parameters()).device
     was_training = encoder.training
     encoder.eval()
     out = []
-    loader = make_loader(dataset, batch_size)
+    loader = make_loader(dataset, batch_size or budget_batch_size(dataset))
     if progress:
         from tqdm.auto import tqdm
 
@@ -68,14 +88,14 @@ def embed(encoder: torch.nn.Module, dataset, batch_size: int = 256, device=None,
 
 @torch.no_grad()
 def embed_with_targets(encoder: torch.nn.Module, dataset, device, target_fn=None,
-                       batch_size: int = 256) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+                       batch_size: Optional[int] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """``(z (N, D), targets (N, ...) or None)`` on ``device`` for every sample of ``dataset`` in
     order, the encoder in eval mode; ``target_fn(x)`` (an objective's ``pool_targets``) is
     applied to the same input batches when given and not returning None."""
     was_training = encoder.training
     encoder.eval()
     zs, ts = [], []
-    for x, _, _ in make_loader(dataset, batch_size):
+    for x, _, _ in make_loader(dataset, batch_size or budget_batch_size(dataset)):
         x = _to_device(x, device)
         zs.append(encoder(x).float())
         t = target_fn(x) if target_fn is not None else None
@@ -86,17 +106,23 @@ def embed_with_targets(encoder: torch.nn.Module, dataset, device, target_fn=None
     return z, (torch.cat(ts) if ts else None)
 
 
-PREPARE_BUDGET_BYTES = 16 * 2 ** 20  # raw inputs per batch of an objective's prepare pass
+PASS_BUDGET_BYTES = 16 * 2 ** 20  # raw inputs per batch of a no-gradient pass over a pool
+PASS_BATCH = 256  # ... and its batch when inputs are small
+
+
+def budget_batch_size(dataset) -> int:
+    """Batch of a no-gradient pass (embedding, an objective's ``prepare``): :data:`PASS_BATCH`, or
+    fewer when that many inputs would exceed :data:`PASS_BUDGET_BYTES` (long records: a 12 × 5000
+    ECG is 240 kB, its 32-channel conv output 640 kB: 256 of them hold 164 MB per layer)."""
+    first = dataset[0][0] if len(dataset) else None
+    per_sample = int(first.numel()) * first.element_size() if isinstance(first, torch.Tensor) else 0
+    return max(1, min(PASS_BATCH, PASS_BUDGET_BYTES // per_sample)) if per_sample else PASS_BATCH
 
 
 def prepare_batch_size(dataset, batch_size: int) -> int:
-    """Batch of the objective's ``prepare`` pass (LFR's target cache): 256, or fewer (never under
-    the training batch) when 256 inputs would exceed :data:`PREPARE_BUDGET_BYTES` (long records:
-    a 12 × 5000 ECG is 240 kB, and the projector bank's first layer multiplies it by K·channels)."""
-    first = dataset[0][0] if len(dataset) else None
-    per_sample = int(first.numel()) * first.element_size() if isinstance(first, torch.Tensor) else 0
-    fits = PREPARE_BUDGET_BYTES // per_sample if per_sample else 256
-    return max(batch_size, min(256, fits))
+    """Batch of the objective's ``prepare`` pass (LFR's target cache): :func:`budget_batch_size`,
+    never under the training batch."""
+    return max(batch_size, budget_batch_size(dataset))
 
 
 def _parameters_only(module: torch.nn.Module) -> torch.nn.Module:
@@ -118,6 +144,8 @@ class PretextModule(L.LightningModule):
         self.automatic_optimization = False
         self.history: list[dict] = []
         self.checkpoint_path: Optional[Path] = None
+        self._loader: Optional[ResumableLoader] = None
+        self._epoch_loss, self._epoch_count = torch.zeros(()), 0
         for p in objective.inner_parameters():
             p.requires_grad_(False)  # frozen outside the inner phase; DDP never tracks them
 
@@ -133,8 +161,14 @@ class PretextModule(L.LightningModule):
         return opts
 
     def train_dataloader(self):
-        return make_loader(self.pretrain, self.cfg.batch_size, shuffle=True,
-                           num_workers=self.cfg.num_workers, drop_last=len(self.pretrain) > self.cfg.batch_size)
+        from core.sampling import EpochSampler
+
+        world = self.trainer.world_size
+        sampler = EpochSampler(self.pretrain, seed=self.cfg.seed, rank=self.global_rank, world_size=world)
+        sampler.set_epoch(self.current_epoch)  # Lightning may open the loader before it sets the epoch
+        self._loader = ResumableLoader(self.pretrain, sampler, self.cfg.batch_size, self.cfg.num_workers,
+                                       drop_last=len(sampler) > self.cfg.batch_size, seed=self.cfg.seed)
+        return self._loader
 
     def on_fit_start(self):
         loader = make_loader(self.pretrain, prepare_batch_size(self.pretrain, self.cfg.batch_size))
@@ -157,7 +191,29 @@ class PretextModule(L.LightningModule):
         opt.step()
         self.log("encoder_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
                  batch_size=len(index))
+        self._epoch_loss = self._epoch_loss + loss.detach().float() * len(index)
+        self._epoch_count += len(index)
         return loss
+
+    def on_train_epoch_start(self):  # not called when a run restarts mid-epoch: the sums come from the checkpoint
+        self._epoch_loss, self._epoch_count = torch.zeros((), dtype=torch.float32, device=self.device), 0
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        loader = getattr(self, "_loader", None)
+        if loader is not None:
+            loader.consumed = (batch_idx + 1) * self.cfg.batch_size
+        if self.checkpoint_path is not None and batch_idx + 1 < self.trainer.num_training_batches \
+                and self._checkpoint_due_mid_epoch():
+            self._save_atomically(self.checkpoint_path)
+            self._saved_at = time.monotonic()
+
+    def _epoch_mean_loss(self) -> Optional[float]:
+        """This epoch's mean encoder loss over every rank's samples (None before any step)."""
+        total = torch.stack([self._epoch_loss.to(self.device),
+                             torch.tensor(float(self._epoch_count), dtype=torch.float32, device=self.device)])
+        if self.trainer.world_size > 1:
+            total = self.trainer.strategy.reduce(total, reduce_op="sum")
+        return float(total[0] / total[1]) if float(total[1]) > 0 else None
 
     def _inner_sample(self) -> np.ndarray:
         """Pool positions the predictor phase trains on this epoch: all of them, or a seeded
@@ -171,9 +227,10 @@ class PretextModule(L.LightningModule):
 
     def _embed_pool(self) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """Embeddings (and, when the objective does not cache them, targets) of the predictor
-        phase's samples (:meth:`_inner_sample`), sharded over ranks then all-gathered."""
+        phase's samples (:meth:`_inner_sample`), sharded over ranks (contiguous blocks: each rank
+        reads its own stretch of a streamed pool) then all-gathered."""
         sample, world, rank = self._inner_sample(), self.trainer.world_size, self.global_rank
-        shard = sample[rank::world].tolist()
+        shard = np.array_split(sample, world)[rank].tolist()
         per_rank = -(-len(sample) // world)
         z, t = embed_with_targets(self.encoder, Subset(self.pretrain, shard), self.device,
                                   getattr(self.objective, "pool_targets", None))
@@ -191,9 +248,9 @@ class PretextModule(L.LightningModule):
 
     def on_train_epoch_end(self):
         row = {"epoch": int(self.current_epoch)}
-        enc = self.trainer.callback_metrics.get("encoder_loss")
+        enc = self._epoch_mean_loss()
         if enc is not None:
-            row["encoder_loss"] = float(enc)
+            row["encoder_loss"] = enc
         if self.objective.inner_epochs > 0:
             z, index, targets = self._embed_pool()
             generator = torch.Generator().manual_seed(self.cfg.seed * 100003 + int(self.current_epoch))
@@ -204,11 +261,29 @@ class PretextModule(L.LightningModule):
             self.log("predictor_loss", row["predictor_loss"], prog_bar=True, rank_zero_only=True)
         self.history.append(row)
         if self.checkpoint_path is not None and self._checkpoint_due():
+            if self._loader is not None:
+                self._loader.consumed = len(self._loader.sampler)  # the epoch is read whole
             self._save_atomically(self.checkpoint_path)
             self._saved_at = time.monotonic()
 
     def on_train_start(self):
         self._saved_at = time.monotonic()
+
+    def _checkpoint_due_mid_epoch(self) -> bool:
+        """Whether ``last.ckpt`` is written after this encoder step: every ``checkpoint_steps``
+        steps, or ``checkpoint_minutes`` after the last write (looked at every step in one process,
+        every :data:`TIME_CHECK_STEPS` under several, where rank 0 decides for all)."""
+        cfg, step = self.cfg, int(self.global_step)
+        if cfg.checkpoint_steps is not None and step % int(cfg.checkpoint_steps) == 0:
+            return True
+        minutes = cfg.checkpoint_minutes
+        if not minutes:  # None: never on time; 0: at every epoch end only
+            return False
+        world = self.trainer.world_size
+        if world > 1 and step % TIME_CHECK_STEPS:
+            return False
+        timed = time.monotonic() - getattr(self, "_saved_at", 0.0) >= float(minutes) * 60
+        return bool(self.trainer.strategy.broadcast(timed)) if world > 1 else timed
 
     def _checkpoint_due(self) -> bool:
         """Whether this epoch's end writes ``last.ckpt``: the last epoch (or a stop), every
@@ -222,11 +297,10 @@ class PretextModule(L.LightningModule):
         return bool(self.trainer.strategy.broadcast(bool(last or every or timed)))
 
     def _save_atomically(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
+        """Write ``path`` through the trainer's checkpoint IO (:func:`checkpoint_io`: a copy taken
+        here, written and renamed into place in the background)."""
         try:
-            self.trainer.save_checkpoint(tmp, weights_only=False)
-            if self.trainer.is_global_zero:
-                os.replace(tmp, path)
+            self.trainer.save_checkpoint(path, weights_only=False)
         except OSError as e:
             from core.io import cannot_write
 
@@ -248,10 +322,13 @@ class PretextModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint):
         checkpoint["core_history"] = list(self.history)
         checkpoint["core_rng"] = rng_states()  # a resumed run draws the same shuffles and dropout
+        checkpoint["core_epoch_loss"] = [float(self._epoch_loss), int(self._epoch_count)]
 
     def on_load_checkpoint(self, checkpoint):
         self.history = list(checkpoint.get("core_history", []))
         self._resumed_rng = checkpoint.get("core_rng")  # restored at the end of on_fit_start
+        loss, count = checkpoint.get("core_epoch_loss", [0.0, 0])
+        self._epoch_loss, self._epoch_count = torch.tensor(loss, dtype=torch.float32, device=self.device), int(count)
 
 
 def rng_states() -> dict:
@@ -276,6 +353,9 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
+TIME_CHECK_STEPS = 50  # under several processes, mid-epoch checkpoint time is looked at this often
+
+
 SHARDING_STRATEGIES = ("fsdp", "deepspeed", "xla", "single_xla", "single_tpu")  # keep torch's default Adam there
 
 
@@ -288,6 +368,34 @@ def adam(params: list, cfg: RunConfig) -> torch.optim.Optimizer:
         type(p) in (torch.Tensor, torch.nn.Parameter) and p.is_floating_point() and p.device.type in ("cpu", "cuda")
         for p in params)
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
+
+
+def checkpoint_io(cfg: RunConfig):
+    """Checkpoints written atomically (a temporary file renamed into place, so a crash never
+    leaves a half-written ``last.ckpt``) and, where the strategy keeps whole tensors, in a
+    background thread (Lightning's ``AsyncCheckpointIO``: the state is copied on the training
+    thread, then serialised and written while training goes on; the next write or the end of
+    training waits for it and raises its error)."""
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+    from lightning.pytorch.plugins.io import AsyncCheckpointIO
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            from core.io import cannot_write
+
+            path = Path(path)
+            tmp = path.with_name(f".{path.name}.tmp")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(checkpoint, tmp)
+                os.replace(tmp, path)
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                raise cannot_write(path, e) from None
+
+    strategy = cfg.strategy if isinstance(cfg.strategy, str) else ""
+    io = AtomicCheckpointIO()
+    return io if strategy.startswith(SHARDING_STRATEGIES) else AsyncCheckpointIO(io)
 
 
 def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = False) -> PretextModule:
@@ -315,8 +423,10 @@ def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = Fal
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # EpochSampler splits the pool over ranks itself
         deterministic=False,
         log_every_n_steps=1,
+        plugins=[checkpoint_io(cfg)],
     )
     ckpt = str(module.checkpoint_path) if resume and module.checkpoint_path.exists() else None
     if ckpt:

@@ -124,3 +124,6 @@ def test_long_records_are_projected_a_few_at_a_time():
     records = ArrayDataset(np.zeros((4, 12, 5000), np.float32))  # 240 kB each
     assert prepare_batch_size(records, 32) == 16 * 2 ** 20 // 240000  # 69 per batch, not 256
     assert prepare_batch_size(records, 128) == 128  # never under the training batch
+    from core.training import budget_batch_size
+
+    assert budget_batch_size(records) == 69 and budget_batch_size(tiny_dataset(n=48).splits["pretrain"]) == 256

@@ -89,6 +89,35 @@ def test_bf16_predictor_path_is_close_to_float32():
     assert z.grad.dtype == torch.float32 and torch.isfinite(z.grad).all()
 
 
+def test_fused_bf16_adam_matches_the_unfused_step(monkeypatch):
+    """MirrorAdam (weight0's Adam and its bf16 copy in one compiled pass) ends where torch's Adam
+    on the cast gradient does, and leaves an ordinary Adam state (checkpoints, resume)."""
+    from core.objectives import mirror_adam
+
+    monkeypatch.setattr(mirror_adam, "MIN_ELEMENTS", 0)  # the test heads are tiny
+    emb = nn.Linear(F_IN, DIM)(_data()).detach()
+    index = torch.arange(N)
+    ends = {}
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(mirror_adam.MirrorAdam, "create", classmethod(lambda cls, *a: None))
+        lfr = _lfr(pred_precision="bf16", pred_epochs=3)
+        opt = torch.optim.Adam(lfr.inner_parameters(), lr=1e-2, weight_decay=1e-3, fused=True)
+        loss = lfr.inner_phase(emb, index, opt, batch_size=16, generator=torch.Generator().manual_seed(3))
+        state = opt.state[lfr.predictors.weight0]
+        ends[fused] = (loss, lfr.predictors.weight0.detach().clone(), state["exp_avg_sq"].clone(), float(state["step"]),
+                       lfr.predictors.weight_copy(torch.bfloat16).clone(), opt.state_dict())
+    (loss_f, w_f, v_f, step_f, copy_f, sd_f), (loss_u, w_u, v_u, step_u, _, sd_u) = ends[True], ends[False]
+    import shutil
+
+    if shutil.which("cc") or shutil.which("gcc"):  # torch.compile's CPU backend needs a C++ compiler
+        assert mirror_adam._compiled.get("cpu") is not None  # the fused kernel ran
+    assert step_f == step_u == 9 and loss_f == pytest.approx(loss_u, rel=1e-3)
+    assert torch.allclose(w_f, w_u, atol=1e-4) and torch.allclose(v_f, v_u, rtol=1e-3, atol=1e-9)
+    assert torch.equal(copy_f, w_f.flatten(0, 1).to(torch.bfloat16))  # the copy the next GEMM uses is current
+    assert [sorted(s) for s in sd_f["state"].values()] == [sorted(s) for s in sd_u["state"].values()]
+
+
 def test_pred_precision_setting():
     assert LFRConfig().pred_precision == "32"
     assert LFRConfig.from_params({"pred_precision": 32}).pred_precision == "32"
@@ -105,15 +134,17 @@ def test_adam_is_fused_where_torch_has_the_kernel():
 
 
 # --------------------------------------------------------------- checkpoints and resume
-def _fit(tmp_path, epochs, resume=False, crash_after=None, **settings):
+def _fit(tmp_path, epochs, resume=False, crash_after=None, crash_at_step=None, seen=None, **settings):
     """Train a tiny LFR run in ``tmp_path`` through core.training.fit; ``crash_after``: raise at
-    the end of that epoch (after any checkpoint of that epoch)."""
+    the end of that epoch (after any checkpoint of that epoch); ``crash_at_step``: raise after
+    that encoder step (after any checkpoint of that step); ``seen``: a list that gets the pool
+    positions of every training batch."""
     import lightning as L
 
     from core.training import PretextModule, fit
 
-    cfg = RunConfig(epochs=epochs, batch_size=16, lr=1e-2, dim=DIM, accelerator="cpu", progress=False,
-                    seed=0, **settings)
+    cfg = RunConfig(**{"epochs": epochs, "batch_size": 16, "lr": 1e-2, "dim": DIM, "accelerator": "cpu",
+                       "progress": False, "seed": 0, **settings})
     L.seed_everything(0, verbose=False)
     pool = ArrayDataset(_data().numpy())
     encoder = nn.Sequential(nn.Linear(F_IN, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, DIM))
@@ -135,6 +166,23 @@ def _fit(tmp_path, epochs, resume=False, crash_after=None, **settings):
                 raise KeyboardInterrupt  # a kill: Lightning stops, nothing after this epoch is written
 
         module.on_train_epoch_end = crash
+    if crash_at_step is not None:
+        batch_end = module.on_train_batch_end
+
+        def crash_in_epoch(*args):
+            batch_end(*args)
+            if module.global_step == crash_at_step:
+                raise KeyboardInterrupt
+
+        module.on_train_batch_end = crash_in_epoch
+    if seen is not None:
+        step = module.training_step
+
+        def recorded(batch, batch_idx):
+            seen.append(batch[2].tolist())
+            return step(batch, batch_idx)
+
+        module.training_step = recorded
     try:
         fit(module, cfg, tmp_path, resume=resume)
     except (KeyboardInterrupt, SystemExit):
@@ -161,3 +209,30 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(tmp_path):
     assert json.dumps(resumed.history) == json.dumps(whole.history)  # same losses, epoch by epoch
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_resume_mid_epoch_reads_the_unread_positions_and_ends_equal(tmp_path):
+    """A checkpoint written mid-epoch (checkpoint_steps) holds the loader's position: the resumed
+    run reads exactly the batches the killed run had not, and ends where the uninterrupted one does."""
+    settings = dict(batch_size=8, checkpoint_minutes=None, checkpoint_steps=3)  # 5 steps per epoch
+    whole_seen, cut_seen, resumed_seen = [], [], []
+    whole, _ = _fit(tmp_path / "whole", 3, seen=whole_seen, **settings)
+    assert len(whole_seen) == 15 and sorted(sum(whole_seen[:5], [])) == list(range(N))  # each position once
+    _, writes = _fit(tmp_path / "cut", 3, crash_at_step=8, seen=cut_seen, **settings)
+    assert writes == [0, 1] and len(cut_seen) == 8  # written after steps 3 (epoch 0) and 6 (epoch 1), killed after 8
+    resumed, _ = _fit(tmp_path / "cut", 3, resume=True, seen=resumed_seen, **settings)
+    assert cut_seen[:6] + resumed_seen == whole_seen  # steps 7 and 8 are read again, nothing else
+    assert json.dumps(resumed.history) == json.dumps(whole.history)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_checkpoint_written_in_the_background_reports_its_failure(tmp_path):
+    """The background write's error reaches the caller as the one-line cannot-write error, and no
+    temporary file is left."""
+    from core.errors import UserError
+
+    (tmp_path / "last.ckpt").mkdir()  # a folder where the checkpoint file goes
+    with pytest.raises(UserError, match="last.ckpt: cannot write"):
+        _fit(tmp_path, 2, checkpoint_minutes=0)
+    assert not list(tmp_path.glob(".last.ckpt.tmp"))

@@ -152,3 +152,16 @@ def test_pretrain_data_from_prepared_shards(cli, corpora, tmp_path):
     run = only_run_dir(out)
     assert json.loads((run / "card.json").read_text())["pretrain_size"] == 70 + 40
     assert json.loads((run / "metrics.json").read_text())["dataset"]["pretrain"]["records"] == 70
+
+
+def test_embed_an_unlabelled_corpus_from_files_and_from_shards(cli, pretrained, corpora, tmp_path):
+    """`core embed --unlabelled` reads a corpus without labels; its shards give the same rows."""
+    _, _, unlabelled = corpora
+    assert_user_error(cli("embed", pretrained, "--data", unlabelled, "--out", tmp_path / "x.npz"), "y.npy")
+    assert_ok(cli("embed", pretrained, "--data", unlabelled, "--unlabelled", "--out", tmp_path / "files.npz"))
+    assert_ok(cli("prepare", "--plugin", "ecg", "--data", unlabelled, "--out", tmp_path / "shards", "--unlabelled"))
+    assert_ok(cli("embed", pretrained, "--data", tmp_path / "shards", "--out", tmp_path / "shards.npz"))
+    files, shards = np.load(tmp_path / "files.npz"), np.load(tmp_path / "shards.npz")
+    assert files["embeddings"].shape == (70, 16) and set(files["split"]) == {"pretrain"}
+    assert list(files["ids"]) == list(shards["ids"])
+    assert np.allclose(files["embeddings"], shards["embeddings"], atol=1e-4)

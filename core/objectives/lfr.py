@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from core.objectives.barlow import FORMS, LOSSES, REDUCTIONS
 from core.objectives.base import Objective, check_choice, check_int, config_from_params
+from core.objectives.mirror_adam import MirrorAdam
 from core.objectives.predictor_step import PredictorStep
 from core.objectives.target_loss import LOSS_IMPLS, TargetLoss
 from core.projectors import INIT_SCHEMES, bank_hash, build_bank
@@ -135,6 +136,12 @@ class StackedPredictors(nn.Module):
     def weights_updated(self) -> None:
         """Say that the weights changed in place (an optimiser step): copies are refilled when next used."""
         self._updates += 1
+
+    def copy_refilled(self, dtype: torch.dtype) -> None:
+        """Say that the ``dtype`` copy (:meth:`weight_copy`'s buffer) was refilled from the current
+        weights by its writer (:class:`~core.objectives.mirror_adam.MirrorAdam`)."""
+        w = self.weight0.detach().flatten(0, 1)
+        self._copies[dtype] = ((w.data_ptr(), w.device, self.weight0._version, self._updates), self._copies[dtype][1])
 
     def extra_repr(self) -> str:
         return f"k={self.k}, in_dim={self.in_dim}, out_dim={self.out_dim}, layers={self.layers}, hidden={self.hidden}"
@@ -404,7 +411,8 @@ class LFR(Objective):
         emb = embeddings.detach().to((self.compute_dtype if fast else None) or self.predictors.weight0.dtype)
         target = targets if targets is not None else self._targets_of(index)
         target = target.to(emb.device).transpose(0, 1)  # (K, N, d)
-        step = PredictorStep(self.predictors, self.loss, self.compute_dtype)
+        mirror = MirrorAdam.create(optimizer, self.predictors.weight0, self.compute_dtype) if fast else None
+        step = PredictorStep(self.predictors, self.loss, self.compute_dtype, float32_weight_grad=mirror is None)
         losses = []
         try:
             for p in params:
@@ -417,12 +425,19 @@ class LFR(Objective):
                         continue
                     if fast:
                         loss = step(emb[batch], target[:, batch])
+                        if mirror is not None:  # weight0: Adam and its bf16 copy in one pass; the rest below
+                            copy = self.predictors.weight_copy(self.compute_dtype)
+                            if not mirror.step(step.low_weight_grad, copy):
+                                mirror = None
+                                step.cast_weight_grad()
                     else:
                         loss = self.loss(self.heads(emb[batch]), target[:, batch])
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                     optimizer.step()
                     self.predictors.weights_updated()
+                    if mirror is not None:
+                        self.predictors.copy_refilled(self.compute_dtype)
                     losses.append(loss.detach())
         finally:
             step.release()

@@ -10,7 +10,9 @@ weight's ``.grad``, allocated once. The embeddings are inputs, so no gradient fl
 
 With a low-precision ``compute_dtype`` (bfloat16) both GEMMs run in it on a cached copy of the
 weights; the gradient lands in a low-precision buffer and is cast into the float32 ``.grad``
-that the optimiser (float32 master weights and moments) reads.
+that the optimiser (float32 master weights and moments) reads, or, with
+``float32_weight_grad=False``, stays there for :class:`~core.objectives.mirror_adam.MirrorAdam`
+(:attr:`PredictorStep.low_weight_grad`).
 """
 from __future__ import annotations
 
@@ -30,11 +32,24 @@ class PredictorStep:
     :meth:`release` drops the gradient buffers after the phase.
     """
 
-    def __init__(self, predictors, loss_fn: Callable, compute_dtype: Optional[torch.dtype] = None):
+    def __init__(self, predictors, loss_fn: Callable, compute_dtype: Optional[torch.dtype] = None,
+                 float32_weight_grad: bool = True):
         self.predictors, self.loss_fn = predictors, loss_fn
         weight = predictors.weight0
         self.low = compute_dtype if compute_dtype not in (None, weight.dtype) else None
+        self.float32_weight_grad = float32_weight_grad or self.low is None
         self._grad_low: Optional[torch.Tensor] = None
+
+    @property
+    def low_weight_grad(self) -> Optional[torch.Tensor]:
+        """The first-layer weight gradient ``(K·H, D)`` in the compute dtype (low precision only)."""
+        return self._grad_low
+
+    def cast_weight_grad(self) -> None:
+        """Give the weight its float32 ``.grad`` from :attr:`low_weight_grad` (and from now on)."""
+        self.float32_weight_grad = True
+        if self._grad_low is not None:
+            self._weight_grad().copy_(self._grad_low)
 
     def _weight_grad(self) -> torch.Tensor:
         weight = self.predictors.weight0
@@ -60,14 +75,16 @@ class PredictorStep:
                     p.grad = g
                 else:
                     p.grad.copy_(g)
-            out = self._weight_grad()
+            out = self._weight_grad() if self.float32_weight_grad else None
             if self.low is None:
                 torch.mm(g_h.t(), z, out=out)  # (K·H, D) written in place: no temporary of W's size
             else:
-                if self._grad_low is None or self._grad_low.shape != out.shape or self._grad_low.device != out.device:
-                    self._grad_low = torch.empty(out.shape, dtype=self.low, device=out.device)
+                w = pred_mod.weight0.flatten(0, 1)
+                if self._grad_low is None or self._grad_low.shape != w.shape or self._grad_low.device != w.device:
+                    self._grad_low = torch.empty(w.shape, dtype=self.low, device=w.device)
                 torch.mm(g_h.to(self.low).t().contiguous(), z, out=self._grad_low)
-                out.copy_(self._grad_low)
+                if self.float32_weight_grad:
+                    out.copy_(self._grad_low)
         return loss.detach()
 
     def release(self) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -244,13 +245,20 @@ def _parse(entry: readers.Entry, smiles_col: Optional[str], std: chem.Standardis
     return std(mol)
 
 
-def build(table: readers.Table, opts: Options, problems: Problems, seed: int, name: str,
-          source: str = "", fixed: Optional[dict] = None, unlabelled: bool = False) -> LoadedDataset:
-    """Columns, parsing, featurisation, task, splits -> :class:`LoadedDataset` (module docstring).
+@dataclass(frozen=True)
+class Columns:
+    """The columns (CSV/TSV/.smi) or properties (SDF) a table is read by; ``smiles`` None for SDF."""
 
-    ``unlabelled``: no target or split column is chosen or read; every usable molecule goes to
-    one ``pretrain`` pool (:func:`core.data.unlabelled_corpus`)."""
-    source = source or str(table.path)
+    smiles: Optional[str]
+    id: Optional[str]
+    split: Optional[str]
+    targets: tuple
+
+
+def choose_columns(table: readers.Table, opts: Options, fixed: Optional[dict] = None,
+                   unlabelled: bool = False) -> Columns:
+    """SMILES, id, split and target columns: ``fixed`` (embedded sets), flags, else auto-detected
+    from the whole table; ``unlabelled`` reads no split or target column."""
     fixed = fixed or {}
     if table.format == "sdf":
         smiles_col = None
@@ -270,36 +278,87 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
     if split_col:
         used.add(split_col)
     targets = [] if unlabelled else fixed.get("targets") or choose_targets(table, opts, used)
+    return Columns(smiles_col, id_col, split_col, tuple(targets))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One usable molecule: RDKit mol, record id, SMILES written out, SMILES as read."""
+
+    mol: Any
+    id: str
+    smiles: str
+    text: str
+
+
+def parse_row(table: readers.Table, entry: readers.Entry, index: int, columns: Columns, opts: Options,
+              std: chem.Standardiser, problems: Problems) -> Optional[Parsed]:
+    """Parse and standardise one record (``index``: its position in the input); a bad one is
+    reported to ``problems`` and gives None. ``table`` is only asked its path and format."""
+    smiles_col = columns.smiles
+    record_id = _record_id(table, entry, columns.id)
+    text = entry.values.get(smiles_col, "") if smiles_col else entry.values.get("smiles", entry.values.get("SMILES", ""))
+    if smiles_col and len(text) > opts.max_smiles_length:  # bounded cost: refused before RDKit parses it
+        problems.molecule(entry, f"SMILES of '{record_id}' has {len(text)} characters, more than "
+                                 f"max_smiles_length={opts.max_smiles_length}", record_id, text, index,
+                          "raise it with --option max_smiles_length=N, or pass --on-bad-record skip to leave it out")
+        return None
+    mol, why = _parse(entry, smiles_col, std)
+    if mol is None:
+        problems.molecule(entry, why, record_id, text, index)
+        return None
+    if mol.GetNumHeavyAtoms() > opts.max_atoms:  # bounded cost: scaffolds grow ~cubically with size
+        problems.molecule(entry, f"molecule '{record_id}' has {mol.GetNumHeavyAtoms()} heavy atoms, more than "
+                                 f"max_atoms={opts.max_atoms}", record_id, text, index,
+                          "raise it with --option max_atoms=N, or pass --on-bad-record skip to leave it out")
+        return None
+    changed = opts.strip_salts or opts.largest_fragment or smiles_col is None
+    smiles = (chem.to_smiles(mol, True) if opts.canonical else
+              (chem.to_smiles(mol, False) if changed else text.strip()))
+    return Parsed(mol, record_id, smiles, text)
+
+
+def split_value(entry: readers.Entry, split_col: str, record_id: str, text: str, index: int,
+                problems: Problems) -> tuple[bool, Optional[str]]:
+    """``(ok, train/val/test or None for an empty cell)`` of one record's split cell; a value
+    that is not a split is a bad record (``ok`` False)."""
+    try:
+        return True, split_name(entry.values.get(split_col, ""))
+    except ValueError as err:
+        problems.molecule(entry, f"{err} in column '{split_col}'", record_id, text, index)
+        return False, None
+
+
+def task_of(kind: str, class_names: tuple, targets) -> Task:
+    if kind == "regression":
+        return Task("regression", class_names=tuple(targets) if len(targets) > 1 else ())
+    return Task(kind, class_names=class_names)
+
+
+def build(table: readers.Table, opts: Options, problems: Problems, seed: int, name: str,
+          source: str = "", fixed: Optional[dict] = None, unlabelled: bool = False) -> LoadedDataset:
+    """Columns, parsing, featurisation, task, splits -> :class:`LoadedDataset` (module docstring).
+
+    ``unlabelled``: no target or split column is chosen or read; every usable molecule goes to
+    one ``pretrain`` pool (:func:`core.data.unlabelled_corpus`)."""
+    source = source or str(table.path)
+    columns = choose_columns(table, opts, fixed, unlabelled)
+    smiles_col, split_col, targets = columns.smiles, columns.split, list(columns.targets)
 
     for where, why in table.ignored:
         problems.not_read(where, why)
     std = chem.Standardiser(opts.strip_salts, opts.largest_fragment)
     kept, mols, ids, smiles_out, inputs, texts_in = [], [], [], [], [], []
     for index, entry in enumerate(table.entries):
-        record_id = _record_id(table, entry, id_col)
-        text = entry.values.get(smiles_col, "") if smiles_col else entry.values.get("smiles", entry.values.get("SMILES", ""))
-        if smiles_col and len(text) > opts.max_smiles_length:  # bounded cost: refused before RDKit parses it
-            problems.molecule(entry, f"SMILES of '{record_id}' has {len(text)} characters, more than "
-                                     f"max_smiles_length={opts.max_smiles_length}", record_id, text, index,
-                              "raise it with --option max_smiles_length=N, or pass --on-bad-record skip to leave it out")
+        parsed = parse_row(table, entry, index, columns, opts, std, problems)
+        if parsed is None:
             continue
-        mol, why = _parse(entry, smiles_col, std)
-        if mol is None:
-            problems.molecule(entry, why, record_id, text, index)
-            continue
-        if mol.GetNumHeavyAtoms() > opts.max_atoms:  # bounded cost: scaffolds grow ~cubically with size
-            problems.molecule(entry, f"molecule '{record_id}' has {mol.GetNumHeavyAtoms()} heavy atoms, more than "
-                                     f"max_atoms={opts.max_atoms}", record_id, text, index,
-                              "raise it with --option max_atoms=N, or pass --on-bad-record skip to leave it out")
-            continue
-        changed = opts.strip_salts or opts.largest_fragment or smiles_col is None
         kept.append(entry)
-        mols.append(mol)
-        ids.append(record_id)
-        smiles_out.append(chem.to_smiles(mol, True) if opts.canonical else
-                          (chem.to_smiles(mol, False) if changed else text.strip()))
+        mols.append(parsed.mol)
+        ids.append(parsed.id)
+        smiles_out.append(parsed.smiles)
         inputs.append(index)
-        texts_in.append(text)
+        texts_in.append(parsed.text)
     if not kept:
         first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
         raise UserError(f"{source}: no usable molecules{first}")
@@ -318,12 +377,8 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
             if not ok[i]:
                 split_values.append(None)
                 continue
-            try:
-                split_values.append(split_name(e.values.get(split_col, "")))
-            except ValueError as err:
-                problems.molecule(e, f"{err} in column '{split_col}'", ids[i], texts_in[i], inputs[i])
-                ok[i] = False
-                split_values.append(None)
+            ok[i], value = split_value(e, split_col, ids[i], texts_in[i], inputs[i], problems)
+            split_values.append(value)
     rows = np.flatnonzero(ok)
     keep = lambda seq: [seq[i] for i in rows]  # noqa: E731
     kept, mols, ids, smiles_out, inputs = keep(kept), keep(mols), keep(ids), keep(smiles_out), keep(inputs)
@@ -334,10 +389,7 @@ def build(table: readers.Table, opts: Options, problems: Problems, seed: int, na
     index = assign_splits(mols, split_values, opts, seed_of(opts.split_seed, seed), source, y)
     parts = {s: MoleculeSplit(store, index[s]) for s in SPLITS}
     parts["pretrain"] = MoleculeSplit(store, np.sort(np.concatenate([index["train"], index["val"]])), labelled=False)
-    if kind == "regression":
-        task = Task("regression", class_names=tuple(targets) if len(targets) > 1 else ())
-    else:
-        task = Task(kind, class_names=class_names)
+    task = task_of(kind, class_names, targets)
     spec = input_spec(opts)
     what = f"SMILES column '{smiles_col}'" if smiles_col else "SDF"
     detail = f"{source} ({what}; targets {', '.join(targets) or 'none'}; split {_split_name(split_col, opts)})"
@@ -352,12 +404,20 @@ def input_spec(opts: Options) -> InputSpec:
                      vocab_size=tokens.VOCAB_SIZE, channel_names=("atom", "bond", "fingerprint"))
 
 
+def featurise(mol, smiles: str, opts: Options, fper: chem.Fingerprinter) -> tuple:
+    """A molecule's three views: ``((atoms, edge_index, edges), fingerprint, token ids)``."""
+    return chem.graph_arrays(mol), fper(mol), tokens.encode(smiles, opts.max_tokens)
+
+
+def fingerprinter(opts: Options) -> chem.Fingerprinter:
+    return chem.Fingerprinter(opts.fp_radius, opts.fp_size, opts.fp_counts)
+
+
 def _store(opts, ids, smiles_out, mols, kept, inputs, y) -> MoleculeStore:
-    fper = chem.Fingerprinter(opts.fp_radius, opts.fp_size, opts.fp_counts)
-    return MoleculeStore.build(
-        ids, smiles_out, [chem.graph_arrays(m) for m in mols], [fper(m) for m in mols],
-        [tokens.encode(s, opts.max_tokens) for s in smiles_out], y,
-        extra={"input_index": inputs, "line": [e.line for e in kept]})
+    fper = fingerprinter(opts)
+    views = [featurise(m, s, opts, fper) for m, s in zip(mols, smiles_out)]
+    return MoleculeStore.build(ids, smiles_out, [v[0] for v in views], [v[1] for v in views], [v[2] for v in views],
+                               y, extra={"input_index": inputs, "line": [e.line for e in kept]})
 
 
 def _unlabelled(table, opts, problems, name, source, smiles_col, ids, smiles_out, mols, kept, inputs):

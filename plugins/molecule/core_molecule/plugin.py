@@ -18,7 +18,8 @@ def core_datasets():
                     modality="graph", embedded=True),
         DatasetSpec("molecule/file", lazy("core_molecule.datasets:load_file"),
                     "your molecules via --data: CSV/TSV/.smi (--smiles-col, --target-col) or SDF with properties",
-                    modality="graph"),
+                    modality="graph", stream=lazy("core_molecule.stream:stream_file"),
+                    shard_split=lazy("core_molecule.stream:shard_split")),
     ]
 
 

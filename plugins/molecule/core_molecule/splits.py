@@ -20,22 +20,29 @@ from core_molecule.options import Options
 
 
 def assign_splits(mols: Sequence, split_values: Sequence[Optional[str]], opts: Options, seed: int, source: str,
-                  labels: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
-    """Sorted indices per split (module docstring); ``split_values`` is empty without a split column."""
-    n, by_random = len(mols), opts.split == "random"
+                  labels: Optional[np.ndarray] = None, scaffolds: Optional[Sequence] = None) -> dict[str, np.ndarray]:
+    """Sorted indices per split (module docstring); ``split_values`` is empty without a split column.
+    ``scaffolds``: one scaffold key per molecule when already computed (``core prepare`` hashes
+    them in its workers; ``mols`` is then unused), else computed from ``mols`` when needed."""
+    n, by_random = (len(mols) if scaffolds is None else len(scaffolds)), opts.split == "random"
+    groups = list(scaffolds) if scaffolds is not None else []
+
+    def scaffold_keys() -> list:
+        groups.extend([] if groups else [chem.scaffold(m) for m in mols])
+        return groups
+
     if not split_values:
         if by_random:
             return random_split(n, opts.val_fraction, opts.test_fraction, seed, labels)
-        return balanced_group_split([chem.scaffold(m) for m in mols], opts.val_fraction, opts.test_fraction, seed)
-    scaffolds: list = []
+        return balanced_group_split(scaffold_keys(), opts.val_fraction, opts.test_fraction, seed)
 
     def carve_from(pool: np.ndarray, what: str, share: float):
         share = min(0.9, share * n / max(1, len(pool)))
         if by_random:
             part = random_split(len(pool), share, 0.0, seed, None if labels is None else labels[pool])
         else:
-            scaffolds.extend([] if scaffolds else [chem.scaffold(m) for m in mols])
-            part = balanced_group_split([scaffolds[i] for i in pool], share, 0.0, seed)
+            keys = scaffold_keys()
+            part = balanced_group_split([keys[i] for i in pool], share, 0.0, seed)
         return part["train"], part["val"]
 
     return fill_missing([v or "train" for v in split_values], opts.val_fraction, opts.test_fraction, carve_from,

@@ -6,6 +6,7 @@ import io
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -126,6 +127,71 @@ def _split(slides, blocks, labels, opts: Options, seed: int) -> tuple[dict, str]
                                  seed_of(opts.split_seed, seed))
 
 
+def slide_split(slides, xs, ys, footprints, opts: Options, seed: int) -> tuple[dict, str]:
+    """Indices per split of slide tiles and how they were made (:func:`_split` over spatial
+    blocks); a corpus too small to split goes to train whole (fine for ``core embed``)."""
+    blocks = splitting.spatial_blocks(slides, xs, ys, footprints, opts.block_tiles)
+    try:
+        return _split(list(slides), blocks, None, opts, seed)
+    except UserError:
+        n = len(slides)
+        return ({"train": np.arange(n), "val": np.zeros(0, np.int64), "test": np.zeros(0, np.int64)},
+                "none (too few tiles to split)")
+
+
+def patch_split(given, slides, y, task: Task, opts: Options, seed: int) -> tuple[dict, str]:
+    """Indices per split of tiles from files and how they were made: the manifest's split column
+    when every tile has one, else :func:`_split` (stratified on class labels)."""
+    if all(given):
+        return {s: np.flatnonzero(np.array(given) == s) for s in SPLITS}, "the manifest's split column"
+    strat = y if y is not None and task.kind != "regression" else None
+    return _split(slides, None, strat, opts, seed)
+
+
+def slide_targets(tissue_fraction, hwc: np.ndarray) -> np.ndarray:
+    """The derived targets ``(N, 3)`` of slide tiles: their mask's tissue fraction, then the
+    haematoxylin and DAB densities of their prepared pixels ``hwc (N, T, T, 3)``."""
+    return np.column_stack([np.asarray(tissue_fraction, np.float32), derived.stain_content(hwc)]).astype(np.float32)
+
+
+def tile_slide(path: Path, opts: Options, problems: BadRecords, size: int) -> Optional[tuple[list, float]]:
+    """The tissue tiles of one slide (:func:`core_pathology.tiling.grid`) and its microns per pixel
+    at the tiled resolution; None when the slide cannot be read (a bad record: ``problems``)."""
+    from core_pathology import tiling, tissue
+    from core_pathology.wsi import open_slide, slide_id_of, thumbnail
+
+    sid = slide_id_of(path)
+    slide = None
+    try:  # a damaged slide is refused at open (header checks) or while its thumbnail decodes
+        slide = open_slide(path, opts.backend)
+        thumb, thumb_ds = thumbnail(slide, opts.thumbnail_size)
+    except UserError as e:
+        if slide is not None:
+            slide.close()
+        problems.bad(str(path), str(e).split(": ", 1)[-1], SKIP_FIX, id=sid, path=str(path), slide_id=sid)
+        return None
+    try:
+        res = tiling.choose_resolution(slide, size, opts.level, opts.mpp, opts.magnification)
+        mask = tissue.tissue_mask(thumb)
+        found = tiling.grid(slide, sid, size, res, opts.overlap, mask, thumb_ds, opts.min_tissue)
+        log.info("%s: %d tissue tiles at level %d", path, len(found), res.level)
+        base = slide.mpp(0)
+    finally:
+        slide.close()
+    return found, float("nan") if base is None else base * res.downsample
+
+
+def check_slides_found(paths, read: int, tiles: int, problems: BadRecords, opts: Options) -> None:
+    """A UserError when no slide of ``paths`` could be read (``read`` of them were) or they hold no tissue tile."""
+    where = paths[0] if len(paths) == 1 else paths[0].parent
+    if not read and problems.skipped:
+        raise UserError(f"{where}: no readable slide; first problem: {problems.skipped[0][0]}: "
+                        f"{problems.skipped[0][1]}")
+    if not tiles:
+        raise UserError(f"{where}: no tissue tile found; lower --min-tissue (now {opts.min_tissue}), or pick a finer "
+                        f"--level / smaller --tile-size")
+
+
 def _assemble(full: TileSplit, index: dict, spec: InputSpec, task: Task, name: str, source: str,
               problems: BadRecords) -> LoadedDataset:
     parts = {s: full.subset(index[s]) for s in SPLITS}
@@ -137,8 +203,7 @@ def _assemble(full: TileSplit, index: dict, spec: InputSpec, task: Task, name: s
 def load_slides(paths, opts: Options, problems: BadRecords, seed: int, unlabelled: bool = False) -> LoadedDataset:
     """Tissue tiles of whole slides, read lazily; labels derived per tile on first use
     (``unlabelled``: none, every tile in the ``pretrain`` pool)."""
-    from core_pathology import tiling, tissue
-    from core_pathology.wsi import open_slide, slide_id_of, thumbnail
+    from core_pathology.wsi import slide_id_of
 
     size = opts.tile_size or 64
     prep = Preprocess(size, opts.stain_norm)
@@ -147,38 +212,19 @@ def load_slides(paths, opts: Options, problems: BadRecords, seed: int, unlabelle
         sid = slide_id_of(p)
         if sid in files:
             raise UserError(f"{p}: slide id '{sid}' is used by {files[sid]} too; rename one of the files")
-        slide = None
-        try:  # a damaged slide is refused at open (header checks) or while its thumbnail decodes
-            slide = open_slide(p, opts.backend)
-            thumb, thumb_ds = thumbnail(slide, opts.thumbnail_size)
-        except UserError as e:
-            if slide is not None:
-                slide.close()
-            problems.bad(str(p), str(e).split(": ", 1)[-1], SKIP_FIX, id=sid, path=str(p), slide_id=sid)
+        found = tile_slide(p, opts, problems, size)
+        if found is None:
             continue
-        res = tiling.choose_resolution(slide, size, opts.level, opts.mpp, opts.magnification)
-        mask = tissue.tissue_mask(thumb)
-        found = tiling.grid(slide, sid, size, res, opts.overlap, mask, thumb_ds, opts.min_tissue)
-        log.info("%s: %d tissue tiles at level %d", p, len(found), res.level)
-        base = slide.mpp(0)
-        mpps[sid] = float("nan") if base is None else base * res.downsample
-        files[sid] = str(p)
-        tiles += found
-        slide.close()
-    if not files and problems.skipped:
-        raise UserError(f"{paths[0] if len(paths) == 1 else paths[0].parent}: no readable slide; first problem: "
-                        f"{problems.skipped[0][0]}: {problems.skipped[0][1]}")
-    if not tiles:
-        raise UserError(f"{paths[0] if len(paths) == 1 else paths[0].parent}: no tissue tile found; lower "
-                        f"--min-tissue (now {opts.min_tissue}), or pick a finer --level / smaller --tile-size")
+        tiles += found[0]
+        mpps[sid], files[sid] = found[1], str(p)
+    check_slides_found(paths, len(files), len(tiles), problems, opts)
     n = len(tiles)
     slides = np.array([t.slide for t in tiles])
     tissue_fraction = np.array([t.tissue for t in tiles], np.float32)
 
     def label_fn(split: TileSplit) -> np.ndarray:
         hwc = np.stack([np.moveaxis(px, 0, -1) for px in split.iter_pixels()])
-        return np.column_stack([np.asarray(split.meta["tissue_fraction"], np.float32),
-                                derived.stain_content(hwc)]).astype(np.float32)
+        return slide_targets(split.meta["tissue_fraction"], hwc)
 
     meta = {"slide_id": list(slides), "x": [t.x for t in tiles], "y": [t.y for t in tiles],
             "level": [t.level for t in tiles], "read_size": [t.read_size for t in tiles],
@@ -193,12 +239,7 @@ def load_slides(paths, opts: Options, problems: BadRecords, seed: int, unlabelle
         return unlabelled_corpus(pool, spec, name="pathology/files", source=source, skipped=problems.skipped,
                                  failed=problems.failed)
     full = TileSplit(SlideSource(tiles, files, opts.backend, prep), np.arange(n), prep, ids, None, meta, label_fn)
-    blocks = splitting.spatial_blocks(slides, meta["x"], meta["y"], meta["footprint"], opts.block_tiles)
-    try:
-        index, how = _split(list(slides), blocks, None, opts, seed)
-    except UserError:  # too small to split (fine for `core embed`, which uses every split)
-        index, how = {"train": np.arange(n), "val": np.zeros(0, np.int64), "test": np.zeros(0, np.int64)}, \
-            "none (too few tiles to split)"
+    index, how = slide_split(slides, meta["x"], meta["y"], meta["footprint"], opts, seed)
     source = (f"{len(files)} slide(s) via MONAI WSIReader ({opts.backend} backend), {n} tissue tiles of {size} px; "
               f"{LABELS_TEXT} (tissue_fraction from the low-resolution tissue mask); split: {how}")
     return _assemble(full, index, spec, Task("regression", derived.TARGETS, "r2"), "pathology/files", source,
@@ -242,13 +283,7 @@ def load_patches(records: list, opts: Options, problems: BadRecords, seed: int, 
     slides = [r.slide or "" for r in records]
     meta = {"path": paths, "slide_id": slides}
     full = TileSplit(FileSource(paths, prep), np.arange(len(records)), prep, paths, y, meta)
-    given = [r.split for r in records]
-    if all(given):
-        index = {s: np.flatnonzero(np.array(given) == s) for s in SPLITS}
-        how = "the manifest's split column"
-    else:
-        strat = y if y is not None and task.kind != "regression" else None
-        index, how = _split(slides, None, strat, opts, seed)
+    index, how = patch_split([r.split for r in records], slides, y, task, opts, seed)
     spec = InputSpec("image", (3, size, size), channel_names=("R", "G", "B"))
     text = (f"{len(records)} tiles from {source} (labels: {'class sub-folders' if not is_manifest(Path(source)) else 'manifest'}"
             f"{'' if labelled else ', none'}); split: {how}")

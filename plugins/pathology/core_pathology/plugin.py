@@ -20,7 +20,9 @@ def core_datasets():
         DatasetSpec("pathology/files", lazy("core_pathology.datasets:load_files"),
                     "your data via --data: slides (SVS/TIFF pyramids, tiled lazily), class folders of tiles, or a "
                     "CSV manifest path,label[,slide_id]; options tile_size, level|mpp|magnification, overlap, "
-                    "min_tissue, backend, stain_norm, ...", modality="image"),
+                    "min_tissue, backend, stain_norm, ...", modality="image",
+                    stream=lazy("core_pathology.stream:stream_files"),
+                    shard_split=lazy("core_pathology.stream:shard_split")),
     ]
 
 

@@ -191,18 +191,25 @@ def manifest_records(path: Path) -> list:
     return records
 
 
+def check_image(r: PatchRecord) -> np.ndarray:
+    """The decoded ``(h, w, 3)`` uint8 tile of ``r``; ``ValueError`` when it cannot be decoded or
+    is under :data:`MIN_TILE_SIDE`."""
+    img = read_image(r.path)
+    if min(img.shape[:2]) < MIN_TILE_SIDE:
+        raise ValueError(f"too small ({img.shape[1]}x{img.shape[0]} px; a tile needs at least "
+                         f"{MIN_TILE_SIDE}x{MIN_TILE_SIDE})")
+    return img
+
+
 def check_images(records: list, problems: BadRecords) -> tuple[list, list]:
     """Decode every file once; returns the readable records and their (h, w) sizes. Unreadable
     tiles and tiles under :data:`MIN_TILE_SIDE` are bad records."""
     good, sizes = [], []
     for r in records:
         try:
-            img = read_image(r.path)
-            if min(img.shape[:2]) < MIN_TILE_SIDE:
-                raise ValueError(f"too small ({img.shape[1]}x{img.shape[0]} px; a tile needs at least "
-                                 f"{MIN_TILE_SIDE}x{MIN_TILE_SIDE})")
+            img = check_image(r)
         except ValueError as e:
-            _bad(problems, r, str(e))
+            bad_tile(problems, r, str(e))
             continue
         good.append(r)
         sizes.append(tuple(img.shape[:2]))
@@ -216,15 +223,19 @@ def same_size(records: list, sizes: list, problems: BadRecords, source: str) -> 
     kept = []
     for r, size in zip(records, sizes):
         if size != common:
-            _bad(problems, r, f"is {size[1]}x{size[0]} px but the other tiles of {source} are "
-                              f"{common[1]}x{common[0]}", "pass --tile-size N to resize every tile to N, or "
-                                                          "--on-bad-record skip to leave it out")
+            other_size(problems, r, size, common, source)
             continue
         kept.append(r)
     return kept, common
 
 
-def _bad(problems: BadRecords, r: PatchRecord, reason: str, fix: str = SKIP_FIX) -> None:
+def other_size(problems: BadRecords, r: PatchRecord, size: tuple, common: tuple, source: str) -> None:
+    """``r`` is a bad record: its (h, w) ``size`` is not the ``common`` one (no ``--tile-size``)."""
+    bad_tile(problems, r, f"is {size[1]}x{size[0]} px but the other tiles of {source} are {common[1]}x{common[0]}",
+             "pass --tile-size N to resize every tile to N, or --on-bad-record skip to leave it out")
+
+
+def bad_tile(problems: BadRecords, r: PatchRecord, reason: str, fix: str = SKIP_FIX) -> None:
     problems.bad(r.where, reason, fix, id=str(r.path), path=str(r.path), slide_id=r.slide or "")
 
 

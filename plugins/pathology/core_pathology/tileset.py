@@ -63,7 +63,13 @@ class SlideSource:
 
     def pixels(self, row: int) -> np.ndarray:
         t = self.tiles[row]
-        return self.preprocess.pixels(self.slide(t.slide).region(t.y, t.x, t.read_size, t.level))
+        return slide_tile_pixels(self.slide(t.slide), t, self.preprocess)
+
+
+def slide_tile_pixels(slide, tile, preprocess) -> np.ndarray:
+    """The prepared uint8 ``(3, T, T)`` pixels of a :class:`core_pathology.tiling.Tile` of an
+    opened slide (its region at its level, resized and stain-normalised by ``preprocess``)."""
+    return preprocess.pixels(slide.region(tile.y, tile.x, tile.read_size, tile.level))
 
 
 class TileSplit(Dataset):

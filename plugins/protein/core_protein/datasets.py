@@ -94,6 +94,62 @@ def _label_of(record: readers.Record, short_id: str, opts: Options, table: Optio
     return record.family, None
 
 
+def keep_record(record: readers.Record, index: int, opts: Options, problems: Problems, duplicate: bool,
+                label: Optional[str], why: Optional[str]) -> Optional[tuple]:
+    """One record through the residue, length and label policies: ``(all token ids, Cα
+    coordinates cropped to max_length or None, stripped label or None)``, or None when it is bad
+    (reported to ``problems``). ``index``: its position in the input; ``duplicate``: its id came
+    earlier in the corpus; ``label``, ``why``: from :func:`_label_of` (both None unlabelled)."""
+    if duplicate:
+        problems.record(record, f"id '{record.id}' appears twice in the corpus", index,
+                        "give every record a unique id, or pass --on-bad-record skip")
+        return None
+    text = alphabet.clean(record.sequence)
+    try:
+        ids = alphabet.encode(text)
+    except ValueError as e:
+        problems.record(record, str(e), index)
+        return None
+    if len(ids) > opts.max_length and opts.long_policy == "error":
+        problems.record(record, f"{len(ids)} residues, longer than --max-length {opts.max_length}", index,
+                        "raise --max-length, pass --long-policy crop, or --on-bad-record skip")
+        return None
+    if why:
+        problems.record(record, why, index)
+        return None
+    if label is not None and label.strip().lower() in MISSING:
+        problems.record(record, f"empty label '{label}'", index)
+        return None
+    c = record.coords
+    if c is not None:  # structures: one Cα row per residue letter (no gaps, no stop)
+        c = np.ascontiguousarray(c[: opts.max_length], dtype=np.float32)
+    return ids, c, None if label is None else label.strip()
+
+
+def encode_labels(labels: list, wheres: list, opts: Options, source: str, class_names: Optional[tuple] = None,
+                  primary_metric: str = "") -> tuple:
+    """``(y or None, Task)`` of the usable records' stripped labels (``None``: no label; every
+    record or none must have one); ``wheres`` name the records in messages."""
+    labelled = [l for l in labels if l is not None]
+    if labelled and len(labelled) != len(labels):
+        raise UserError(f"{source}: {len(labels) - len(labelled)} of {len(labels)} records have no label "
+                        f"(e.g. {wheres[labels.index(None)]}); label every record or none")
+    if not labelled:
+        return None, Task("multiclass", ())
+    if class_names is not None:
+        kind, names = "binary" if len(class_names) == 2 else "multiclass", class_names
+    else:
+        kind, names = infer_task(labelled, opts.task, source)
+    if kind == "regression":
+        y = np.asarray([float(l) for l in labels], dtype=np.float32)
+    else:
+        lookup = {c: i for i, c in enumerate(names)}
+        for c in set(labels) - set(lookup):
+            raise UserError(f"{source}: label '{c}' is not one of {', '.join(names)}")
+        y = np.asarray([lookup[l] for l in labels], dtype=np.int64)
+    return y, Task(kind, names, primary_metric=primary_metric)
+
+
 def build(records: list, short_ids: list, opts: Options, problems: Problems, seed: int, name: str, source: str,
           table: Optional[dict] = None, table_path=None, class_names: Optional[tuple] = None,
           primary_metric: str = "", extra_pretrain: Optional[ProteinSplit] = None,
@@ -105,37 +161,18 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
     seen, kept, tokens, coords, labels, lengths, inputs = set(), [], [], [], [], [], []
     cropped = 0
     for index, (record, short) in enumerate(zip(records, short_ids)):
-        if record.id in seen:
-            problems.record(record, f"id '{record.id}' appears twice in the corpus", index,
-                         "give every record a unique id, or pass --on-bad-record skip")
-            continue
+        duplicate = record.id in seen
         seen.add(record.id)
-        text = alphabet.clean(record.sequence)
-        try:
-            ids = alphabet.encode(text)
-        except ValueError as e:
-            problems.record(record, str(e), index)
-            continue
-        if len(ids) > opts.max_length:
-            if opts.long_policy == "error":
-                problems.record(record, f"{len(ids)} residues, longer than --max-length {opts.max_length}", index,
-                             "raise --max-length, pass --long-policy crop, or --on-bad-record skip")
-                continue
-            cropped += 1
         label, why = (None, None) if unlabelled else _label_of(record, short, opts, table, table_path)
-        if why:
-            problems.record(record, why, index)
+        usable = keep_record(record, index, opts, problems, duplicate, label, why)
+        if usable is None:
             continue
-        if label is not None and label.strip().lower() in MISSING:
-            problems.record(record, f"empty label '{label}'", index)
-            continue
-        c = record.coords
-        if c is not None:  # structures: one Cα row per residue letter (no gaps, no stop)
-            c = np.ascontiguousarray(c[: opts.max_length], dtype=np.float32)
+        ids, c, label = usable
+        cropped += len(ids) > opts.max_length
         kept.append(record)
         tokens.append(ids[: opts.max_length])
         coords.append(c)
-        labels.append(None if label is None else label.strip())
+        labels.append(label)
         lengths.append(len(ids))
         inputs.append(index)
     if not kept:
@@ -149,8 +186,7 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
     structure = any(c is not None for c in coords)
     if structure and any(c is None for c in coords):
         raise UserError(f"{source}: mixes structures with plain sequences; read them as separate corpora")
-    spec = InputSpec("tokens", (opts.max_length,), dtype="int64", vocab_size=alphabet.VOCAB_SIZE,
-                     channel_names=("residue", "ca") if structure else ("residue",))
+    spec = input_spec(opts, structure)
     length_note = f"max length {opts.max_length} ({cropped} cropped)" if cropped else f"max length {opts.max_length}"
     if unlabelled:
         pool = ProteinSplit([r.id for r in kept], tokens, None, coords if structure else None,
@@ -158,25 +194,7 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
         return unlabelled_corpus(pool, spec, name=name, source=f"{source}; unlabelled, {len(pool)} sequences; "
                                  f"{length_note}", skipped=problems.skipped, failed=problems.failed)
 
-    labelled = [l for l in labels if l is not None]
-    if labelled and len(labelled) != len(labels):
-        raise UserError(f"{source}: {len(labels) - len(labelled)} of {len(labels)} records have no label "
-                        f"(e.g. {kept[labels.index(None)].where}); label every record or none")
-    y, task = None, Task("multiclass", ())
-    if labelled:
-        if class_names is not None:
-            kind, names = "binary" if len(class_names) == 2 else "multiclass", class_names
-        else:
-            kind, names = infer_task(labelled, opts.task, source)
-        if kind == "regression":
-            y = np.asarray([float(l) for l in labels], dtype=np.float32)
-        else:
-            lookup = {c: i for i, c in enumerate(names)}
-            for c in set(labels) - set(lookup):
-                raise UserError(f"{source}: label '{c}' is not one of {', '.join(names)}")
-            y = np.asarray([lookup[l] for l in labels], dtype=np.int64)
-        task = Task(kind, names, primary_metric=primary_metric)
-
+    y, task = encode_labels(labels, [r.where for r in kept], opts, source, class_names, primary_metric)
     parts, clusters, how = assign_splits(tokens, y, opts, seed_of(opts.split_seed, seed), source)
     extra = {"length": lengths, "input_index": inputs}
     if clusters is not None:
@@ -194,12 +212,9 @@ def build(records: list, short_ids: list, opts: Options, problems: Problems, see
 
 
 # -- --data ------------------------------------------------------------------------------------------------
-def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None,
-              unlabelled: bool = False) -> LoadedDataset:
-    """Your proteins via ``--data``: FASTA (+ labels table / header regex), Stockholm, UniProt, PDB/mmCIF.
-
-    ``unlabelled=True`` (``--pretrain-data``): the same files without labels (e.g. a FASTA with
-    bare headers); a labels table, class sub-folders and label/split options are ignored."""
+def open_corpus(path, options, on_bad_record: str, unlabelled: bool) -> tuple:
+    """``(options, files, labels table, its file, problems)`` of ``--data path`` (files not read
+    already listed): what the in-memory reader and the ``core prepare`` stream start from."""
     if path is None:
         raise UserError("protein/file reads your proteins: pass --data FILE_OR_FOLDER (FASTA, Stockholm, "
                         "UniProt .dat, PDB/mmCIF)")
@@ -208,17 +223,17 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
     problems = Problems(on_bad_record)
     for where, why in ignored:
         problems.not_read(where, why)
-    if unlabelled:
-        if table_file is not None:
-            log.info("%s: labels table not read (an unlabelled corpus for pretraining)", table_file)
-        table_file = None
-    elif opts.labels:
-        table_file = Path(opts.labels).expanduser()
-        if not table_file.exists():
-            raise UserError(f"--labels {table_file}: no such file; check the path")
-    table = None
-    if table_file is not None and not opts.label_regex and not opts.label_field:
-        table, label_col = readers.read_labels(table_file, opts.id_col, opts.label_col)
+    table, table_file = label_table(opts, table_file, unlabelled)
+    return opts, files, table, table_file, problems
+
+
+def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options=None,
+              unlabelled: bool = False) -> LoadedDataset:
+    """Your proteins via ``--data``: FASTA (+ labels table / header regex), Stockholm, UniProt, PDB/mmCIF.
+
+    ``unlabelled=True`` (``--pretrain-data``): the same files without labels (e.g. a FASTA with
+    bare headers); a labels table, class sub-folders and label/split options are ignored."""
+    opts, files, table, table_file, problems = open_corpus(path, options, on_bad_record, unlabelled)
     records, short_ids = [], []
     several = len(files) > 1
     fasta_files = sum(readers.suffix_of(f) in readers.FASTA for f, _ in files)
@@ -229,18 +244,7 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
         except BadRecord as e:  # a file that cannot be parsed is one bad record (skip mode leaves it out)
             problems.bad(e.record, e.reason, id=e.record)
             continue
-        structure = readers.suffix_of(file) in readers.PDB + readers.MMCIF
-        prefix = readers.record_prefix(file, root)
-        for r in got:
-            short_ids.append(r.id)
-            if several:  # ids unique per path: a/s0.pdb chain A is 'a/s0:A', b/x.fasta record P1 'b/x/P1'
-                r.id = prefix + r.id[len(readers._stem(file)):] if structure else f"{prefix}/{r.id}"
-            if unlabelled:
-                r.family = None
-            elif klass is not None:
-                r.family = klass
-            elif r.family is None and fasta_files > 1 and readers.suffix_of(file) in readers.FASTA:
-                r.family = readers._stem(file)  # a folder of (aligned) FASTA files: one family per file
+        short_ids += name_records(got, file, klass, root, several, fasta_files, unlabelled)
         records += got
     if not records:
         first = f"; first problem: {problems.skipped[0][0]}: {problems.skipped[0][1]}" if problems.skipped else ""
@@ -248,6 +252,49 @@ def load_file(path=None, *, seed: int = 0, on_bad_record: str = "error", options
     source = f"{path} ({len(files)} file{'s' if several else ''})"
     return build(records, short_ids, opts, problems, seed, "protein/file", source, table=table,
                  table_path=table_file, unlabelled=unlabelled)
+
+
+def label_table(opts: Options, found: Optional[Path], unlabelled: bool) -> tuple:
+    """``({id: label text} or None, its path or None)``: ``--labels``, else the table found in
+    the ``--data`` folder; none when unlabelled or when labels come from headers / annotations."""
+    table_file = found
+    if unlabelled:
+        if table_file is not None:
+            log.info("%s: labels table not read (an unlabelled corpus for pretraining)", table_file)
+        table_file = None
+    elif opts.labels:
+        table_file = Path(opts.labels).expanduser()
+        if not table_file.exists():
+            raise UserError(f"--labels {table_file}: no such file; check the path")
+    table = None
+    if table_file is not None and not opts.label_regex and not opts.label_field:
+        table, _ = readers.read_labels(table_file, opts.id_col, opts.label_col)
+    return table, table_file
+
+
+def input_spec(opts: Options, structure: bool) -> InputSpec:
+    return InputSpec("tokens", (opts.max_length,), dtype="int64", vocab_size=alphabet.VOCAB_SIZE,
+                     channel_names=("residue", "ca") if structure else ("residue",))
+
+
+def name_records(got: list, file: Path, klass: Optional[str], root: Path, several: bool, fasta_files: int,
+                 unlabelled: bool) -> list:
+    """Give the records read from ``file`` their corpus ids and families (in place); returns
+    their ids as read (the labels table may key by either)."""
+    structure = readers.suffix_of(file) in readers.PDB + readers.MMCIF
+    prefix = readers.record_prefix(file, root)
+    short_ids = []
+    for r in got:
+        short_ids.append(r.id)
+        if several:  # ids unique per path: a/s0.pdb chain A is 'a/s0:A', b/x.fasta record P1 'b/x/P1'
+            r.id = prefix + r.id[len(readers._stem(file)):] if structure else f"{prefix}/{r.id}"
+        if unlabelled:
+            r.family = None
+        elif klass is not None:
+            r.family = klass
+        elif r.family is None and fasta_files > 1 and readers.suffix_of(file) in readers.FASTA:
+            r.family = readers._stem(file)  # a folder of (aligned) FASTA files: one family per file
+    return short_ids
 
 
 # -- embedded ----------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ def core_datasets():
                     modality="tokens", embedded=True),
         DatasetSpec("protein/file", lazy("core_protein.datasets:load_file"),
                     "your proteins via --data: FASTA (+ labels CSV or --label-regex), Stockholm families, "
-                    "UniProt .dat, PDB/mmCIF folders", modality="tokens"),
+                    "UniProt .dat, PDB/mmCIF folders", modality="tokens",
+                    stream=lazy("core_protein.stream:stream_file"), shard_split=lazy("core_protein.stream:shard_split")),
     ]
 
 

@@ -125,9 +125,13 @@ def _stem(path: Path) -> str:
 
 
 def read_fasta(path: Path) -> list[Record]:
+    return parse_fasta(_text(path), path)
+
+
+def parse_fasta(text: str, path: Path) -> list[Record]:
+    """The records of FASTA ``text`` read from ``path`` (the whole file, or whole records of it)."""
     from Bio import SeqIO
 
-    text = _text(path)
     if text.strip() and not text.lstrip().startswith(">"):
         raise BadRecord(str(path), "not FASTA (the first line must start with '>')", SKIP_FIX)
     try:
@@ -145,8 +149,12 @@ def _text(path: Path) -> str:
         try:
             return f.read()
         except (UnicodeDecodeError, OSError, EOFError, zlib.error) as e:
-            raise BadRecord(str(path), f"cannot read as UTF-8 text ({type(e).__name__}: {one_line(e, 80)})",
-                            SKIP_FIX) from None
+            raise unreadable(path, e) from None
+
+
+def unreadable(path: Path, e: Exception) -> BadRecord:
+    """A file whose bytes are not UTF-8 text (or corrupt gzip data): one bad record."""
+    return BadRecord(str(path), f"cannot read as UTF-8 text ({type(e).__name__}: {one_line(e, 80)})", SKIP_FIX)
 
 
 def one_line(e: Exception, n: int = 200) -> str:

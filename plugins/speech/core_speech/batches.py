@@ -95,20 +95,38 @@ class ClipRef:
     store: SpeechStore
     row: int
 
+    @property
+    def features(self) -> np.ndarray:
+        """Normalised features ``(F, T)`` (a view into the store)."""
+        return self.store.features[:, self.store.frame_ptr[self.row]:self.store.frame_ptr[self.row + 1]]
+
+    @property
+    def wave(self) -> np.ndarray:
+        """The waveform ``(L,)`` (a view into the store)."""
+        return self.store.wave[self.store.wave_ptr[self.row]:self.store.wave_ptr[self.row + 1]]
+
+
+@dataclass(frozen=True)
+class StoredClip:
+    """One clip read on its own (from ``core prepare`` shards): normalised ``features (F, T)``
+    and ``wave (L,)``, collated like a :class:`ClipRef`."""
+
+    features: np.ndarray
+    wave: np.ndarray
+
 
 def collate(items) -> tuple:
-    """``[(ClipRef, y, index)]`` -> ``(SpeechBatch, y (B,), index (B,))``, zero-padded to the longest
-    clip. Each clip is read from its own store, so a batch may mix corpora (a joined pretrain pool)."""
-    refs = [it[0] for it in items]
-    spans = [(r.store, r.store.frame_ptr[r.row], r.store.frame_ptr[r.row + 1], r.store.wave_ptr[r.row],
-              r.store.wave_ptr[r.row + 1]) for r in refs]
-    frames = np.asarray([f1 - f0 for _, f0, f1, _, _ in spans], dtype=np.int64)
-    samples = np.asarray([w1 - w0 for _, _, _, w0, w1 in spans], dtype=np.int64)
-    feats = np.zeros((len(refs), refs[0].store.features.shape[0], int(frames.max())), dtype=np.float32)
-    wave = np.zeros((len(refs), int(samples.max())), dtype=np.float32)
-    for i, (store, f0, f1, w0, w1) in enumerate(spans):
-        feats[i, :, : f1 - f0] = store.features[:, f0:f1]
-        wave[i, : w1 - w0] = store.wave[w0:w1]
+    """``[(clip, y, index)]`` -> ``(SpeechBatch, y (B,), index (B,))``, zero-padded to the longest
+    clip (a clip: :class:`ClipRef` or :class:`StoredClip`). Each clip is read from its own store,
+    so a batch may mix corpora (a joined pretrain pool)."""
+    clips = [(it[0].features, it[0].wave) for it in items]
+    frames = np.asarray([f.shape[1] for f, _ in clips], dtype=np.int64)
+    samples = np.asarray([len(w) for _, w in clips], dtype=np.int64)
+    feats = np.zeros((len(clips), clips[0][0].shape[0], int(frames.max())), dtype=np.float32)
+    wave = np.zeros((len(clips), int(samples.max())), dtype=np.float32)
+    for i, (f, w) in enumerate(clips):
+        feats[i, :, : f.shape[1]] = f
+        wave[i, : len(w)] = w
     batch = SpeechBatch(torch.from_numpy(feats), torch.from_numpy(frames), torch.from_numpy(wave),
                         torch.from_numpy(samples))
     return (batch, *collate_labels(items))

@@ -32,9 +32,7 @@ class Problems(BadRecords):
     """Bad clips: the reader's error is raised as it is, or kept with the clip's id, path and input index."""
 
     def clip(self, err: BadRecord, entry: readers.Entry, index: int) -> None:
-        if self.mode == "error":
-            raise err
-        self.bad(entry.where, err.reason, id=entry.id, path=str(entry.path), input_index=index)
+        bad_clip(self, err, entry, index)
 
     def files_not_read(self, corpus: readers.Corpus, root, index: int) -> int:
         """List the files of ``corpus``' folder that are not read (:meth:`BadRecords.not_read`);
@@ -47,6 +45,24 @@ class Problems(BadRecords):
             log.warning("%s: %d file(s) not read (e.g. %s: %s); listed in skipped.csv", root, len(corpus.not_read),
                         corpus.not_read[0][0], corpus.not_read[0][1])
         return index
+
+
+def bad_clip(problems: BadRecords, err: BadRecord, entry: readers.Entry, index: int) -> None:
+    """A clip that cannot be read: ``err`` raised as it is (``error``), or kept with the clip's id,
+    path and input index (``skip``)."""
+    if problems.mode == "error":
+        raise err
+    problems.bad(entry.where, err.reason, id=entry.id, path=str(entry.path), input_index=index)
+
+
+def read_clip(entry: readers.Entry, resample: Resampler, fe: frontend.FrontEnd, opts: Options) -> tuple:
+    """``(wave (L,), features (F, T))`` of one clip, features before normalisation; a
+    :class:`BadRecord` naming it when it cannot be read."""
+    if not entry.path.is_file():
+        raise BadRecord(entry.where, "no such file", "fix the path in the manifest, or pass --on-bad-record "
+                                                     "skip to leave it out")
+    wave = load_clip(entry.path, entry.where, resample, opts.max_seconds, opts.win_length)
+    return wave, fe(wave)
 
 
 def class_order(labels) -> tuple:
@@ -80,16 +96,13 @@ def _read_each(entries, opts: Options, problems: Problems, offset: int):
     kept, waves, feats = [], [], []
     for i, entry in enumerate(entries):
         try:
-            if not entry.path.is_file():
-                raise BadRecord(entry.where, "no such file", "fix the path in the manifest, or pass --on-bad-record "
-                                                             "skip to leave it out")
-            wave = load_clip(entry.path, entry.where, resample, opts.max_seconds, opts.win_length)
+            wave, feat = read_clip(entry, resample, fe, opts)
         except BadRecord as err:
             problems.clip(err, entry, offset + i)
             continue
         kept.append((offset + i, entry))
         waves.append(wave)
-        feats.append(fe(wave))
+        feats.append(feat)
     return kept, waves, feats
 
 
@@ -97,7 +110,7 @@ def build(root, opts: Options, problems: Problems, name: str, source: str = "",
           unlabelled: bool = False) -> LoadedDataset:
     """Read the corpus at ``root`` with ``opts``; see the module docstring. ``unlabelled``: every
     clip goes to one ``pretrain`` pool (:func:`core.data.unlabelled_corpus`), labels not read."""
-    corpus = _without_labels(root, opts) if unlabelled else readers.read_corpus(root, opts)
+    corpus = without_labels(root, opts) if unlabelled else readers.read_corpus(root, opts)
     kept, waves, feats = _read_clips(corpus.entries, opts, problems)
     extra_kept, extra_waves, extra_feats = [], [], []
     more = None
@@ -116,21 +129,13 @@ def build(root, opts: Options, problems: Problems, name: str, source: str = "",
     entries = [e for _, e in kept]
 
     # labels for the task; labelled clips are split, the others only join the pretrain pool
-    if unlabelled:
-        texts = [None] * len(entries)
-    elif opts.task == "speaker":
-        if not corpus.has_speakers:
-            raise UserError(f"{root}: task=speaker needs speakers (a speaker column in the manifest, or "
-                            f"--speaker-regex for class folders)")
-        texts = [e.speaker for e in entries]
-    else:
-        texts = [e.label for e in entries] if corpus.has_labels else [None] * len(entries)
+    texts = [None] * len(entries) if unlabelled else label_texts(corpus, entries, opts, root)
     labelled = np.array([t is not None for t in texts])
     class_names = class_order([t for t in texts if t is not None]) if labelled.any() else ()
     lookup = {c: i for i, c in enumerate(class_names)}
     y = np.array([lookup[t] if t is not None else -1 for t in texts], dtype=np.int64)
 
-    index = _assign(entries, labelled, y, corpus, opts, root)
+    index = assign(entries, labelled, y, corpus, opts, root)
     unlab = np.flatnonzero(~labelled)
     n_main = len(entries)
     store_ids = [e.id for e in entries] + [e.id for _, e in extra_kept]
@@ -173,7 +178,17 @@ def build(root, opts: Options, problems: Problems, name: str, source: str = "",
                          failed=list(problems.failed))
 
 
-def _without_labels(root, opts: Options) -> readers.Corpus:
+def label_texts(corpus: readers.Corpus, entries, opts: Options, root) -> list:
+    """Each clip's label for ``opts.task`` (its speaker for ``task=speaker``), None when it has none."""
+    if opts.task == "speaker":
+        if not corpus.has_speakers:
+            raise UserError(f"{root}: task=speaker needs speakers (a speaker column in the manifest, or "
+                            f"--speaker-regex for class folders)")
+        return [e.speaker for e in entries]
+    return [e.label for e in entries] if corpus.has_labels else [None] * len(entries)
+
+
+def without_labels(root, opts: Options) -> readers.Corpus:
     """The clips at ``root`` for pretraining: class folders are read as a plain folder (every clip,
     recursively), a manifest by its path column; labels, speakers and splits are dropped."""
     root = Path(root)
@@ -188,7 +203,7 @@ def _without_labels(root, opts: Options) -> readers.Corpus:
                           corpus.not_read)
 
 
-def _assign(entries, labelled, y, corpus, opts: Options, root) -> dict:
+def assign(entries, labelled, y, corpus, opts: Options, root) -> dict:
     """Indices (into ``entries``) of train/val/test among the labelled clips."""
     rows = np.flatnonzero(labelled)
     if not len(rows):

@@ -16,7 +16,8 @@ def core_datasets():
         DatasetSpec("speech/files", lazy("core_speech.datasets:load_files"),
                     "your audio via --data: class folders, a manifest path,label[,speaker] or a plain folder "
                     "of .wav/.flac/.ogg; options sample_rate, max_seconds, features, normalise, task, split, ...",
-                    modality="audio"),
+                    modality="audio", stream=lazy("core_speech.stream:stream_files"),
+                    shard_split=lazy("core_speech.stream:shard_split")),
     ]
 
 
