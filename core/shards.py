@@ -52,8 +52,9 @@ class CorpusStream:
     litdata serialises (numpy arrays, numbers, strings, dicts of them); ``y``
     the encoded label for ``task`` (``None`` when unlabelled), ``split`` ``train``/``val``/
     ``test`` or ``None`` (with its own ``splits``, any string that function reads: the
-    molecule stream adds the scaffold, the protein one the sequence for identity clusters). Bad records go to ``problems`` (:class:`core.errors.BadRecords`:
-    raises under ``--on-bad-record error``, listed under ``skip``).
+    molecule stream adds the scaffold, the protein one the sequence for identity clusters).
+    Bad records go to ``problems`` (:class:`core.errors.BadRecords`: raises under
+    ``--on-bad-record error``, listed under ``skip``).
 
     With ``normalise=True`` a record may also be a dict whose ``"x"`` entry is such an array (the
     statistics are fitted on it; the plugin's ``shard_split`` reads the rest, e.g. a waveform).
@@ -183,10 +184,9 @@ def open_shards(path, *, unlabelled: bool = False, dataset_spec=None):
 
     def split(positions, labelled):
         positions = np.asarray(positions, np.int64)
-        if custom is not None:
-            return custom(records, positions, [str(i) for i in ids[positions]],
-                          targets[positions] if labelled and targets is not None else None, spec, meta)
-        return ShardSplit(records, positions, spec, targets if labelled else None, stats)
+        args = (records, positions, [str(i) for i in ids[positions]],
+                targets[positions] if labelled and targets is not None else None, spec)
+        return custom(*args, meta) if custom is not None else ShardSplit(*args, stats)
 
     if unlabelled or meta["task"] is None:
         pool = split(np.arange(len(keys)), False)
@@ -281,13 +281,12 @@ class ShardSplit(StoredSplit):
     """A split of fixed-shape numeric records: each normalised per channel and zero-padded on the
     last axis to ``InputSpec.shape`` (as the in-memory readers do)."""
 
-    def __init__(self, records: ShardRecords, global_index: np.ndarray, input_spec,
-                 all_targets: Optional[np.ndarray], stats: Optional[tuple]):
+    def __init__(self, records: ShardRecords, positions: np.ndarray, ids, targets: Optional[np.ndarray],
+                 input_spec, stats: Optional[tuple]):
         import torch
 
-        super().__init__(records, global_index, records.ids[global_index],
-                         None if all_targets is None else all_targets[global_index])
-        self.root, self.input_spec = records.root, input_spec
+        super().__init__(records, positions, ids, targets)
+        self.input_spec = input_spec
         axes = [1] * (len(input_spec.shape) - 1)
         self._mean = None if stats is None else torch.from_numpy(stats[0]).reshape(-1, *axes)
         self._std = None if stats is None else torch.from_numpy(stats[1]).reshape(-1, *axes)

@@ -199,9 +199,8 @@ class PretextModule(L.LightningModule):
         self._epoch_loss, self._epoch_count = torch.zeros((), dtype=torch.float32, device=self.device), 0
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        loader = getattr(self, "_loader", None)
-        if loader is not None:
-            loader.consumed = (batch_idx + 1) * self.cfg.batch_size
+        if self._loader is not None:
+            self._loader.consumed = (batch_idx + 1) * self.cfg.batch_size
         if self.checkpoint_path is not None and batch_idx + 1 < self.trainer.num_training_batches \
                 and self._checkpoint_due_mid_epoch():
             self._save_atomically(self.checkpoint_path)
@@ -261,8 +260,6 @@ class PretextModule(L.LightningModule):
             self.log("predictor_loss", row["predictor_loss"], prog_bar=True, rank_zero_only=True)
         self.history.append(row)
         if self.checkpoint_path is not None and self._checkpoint_due():
-            if self._loader is not None:
-                self._loader.consumed = len(self._loader.sampler)  # the epoch is read whole
             self._save_atomically(self.checkpoint_path)
             self._saved_at = time.monotonic()
 
@@ -359,12 +356,17 @@ TIME_CHECK_STEPS = 50  # under several processes, mid-epoch checkpoint time is l
 SHARDING_STRATEGIES = ("fsdp", "deepspeed", "xla", "single_xla", "single_tpu")  # keep torch's default Adam there
 
 
+def shards_tensors(cfg: RunConfig) -> bool:
+    """Whether the run's strategy splits parameters and optimiser state over ranks (FSDP,
+    DeepSpeed, XLA): no fused Adam and no background checkpoint copy there."""
+    return isinstance(cfg.strategy, str) and cfg.strategy.startswith(SHARDING_STRATEGIES)
+
+
 def adam(params: list, cfg: RunConfig) -> torch.optim.Optimizer:
     """Adam at ``cfg.lr`` / ``cfg.weight_decay``; the fused kernel (one pass over each tensor, no
     per-step temporaries) where torch has it for every parameter's device and dtype and the
     strategy keeps plain tensors; torch's default implementation otherwise. Same update rule."""
-    strategy = cfg.strategy if isinstance(cfg.strategy, str) else ""
-    fused = bool(params) and not strategy.startswith(SHARDING_STRATEGIES) and all(
+    fused = bool(params) and not shards_tensors(cfg) and all(
         type(p) in (torch.Tensor, torch.nn.Parameter) and p.is_floating_point() and p.device.type in ("cpu", "cuda")
         for p in params)
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
@@ -393,9 +395,8 @@ def checkpoint_io(cfg: RunConfig):
                 tmp.unlink(missing_ok=True)
                 raise cannot_write(path, e) from None
 
-    strategy = cfg.strategy if isinstance(cfg.strategy, str) else ""
     io = AtomicCheckpointIO()
-    return io if strategy.startswith(SHARDING_STRATEGIES) else AsyncCheckpointIO(io)
+    return io if shards_tensors(cfg) else AsyncCheckpointIO(io)
 
 
 def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = False) -> PretextModule:

@@ -123,7 +123,7 @@ class StackedPredictors(nn.Module):
         call of :meth:`weights_updated` (fused optimisers update in place without bumping the
         version counter)."""
         w = self.weight0.detach().flatten(0, 1)
-        key = (w.data_ptr(), w.device, self.weight0._version, self._updates)
+        key = self._copy_key()
         cached = self._copies.get(dtype)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -140,8 +140,12 @@ class StackedPredictors(nn.Module):
     def copy_refilled(self, dtype: torch.dtype) -> None:
         """Say that the ``dtype`` copy (:meth:`weight_copy`'s buffer) was refilled from the current
         weights by its writer (:class:`~core.objectives.mirror_adam.MirrorAdam`)."""
-        w = self.weight0.detach().flatten(0, 1)
-        self._copies[dtype] = ((w.data_ptr(), w.device, self.weight0._version, self._updates), self._copies[dtype][1])
+        self._copies[dtype] = (self._copy_key(), self._copies[dtype][1])
+
+    def _copy_key(self) -> tuple:
+        """What identifies the weights a copy was made from: storage, device, version, updates."""
+        w = self.weight0.detach()
+        return w.data_ptr(), w.device, self.weight0._version, self._updates
 
     def extra_repr(self) -> str:
         return f"k={self.k}, in_dim={self.in_dim}, out_dim={self.out_dim}, layers={self.layers}, hidden={self.hidden}"

@@ -52,9 +52,8 @@ class MirrorAdam:
     low-precision gradient, writing ``mirror`` (the weight's copy in that precision). Call
     :meth:`step` instead of giving the weight a ``.grad``: ``optimizer.step()`` then skips it."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, weight: torch.nn.Parameter):
-        self.optimizer, self.weight = optimizer, weight
-        self.group = next(g for g in optimizer.param_groups if any(p is weight for p in g["params"]))
+    def __init__(self, optimizer: torch.optim.Optimizer, weight: torch.nn.Parameter, group: dict):
+        self.optimizer, self.weight, self.group = optimizer, weight, group
 
     @classmethod
     def create(cls, optimizer, weight, low_dtype) -> Optional["MirrorAdam"]:
@@ -70,7 +69,7 @@ class MirrorAdam:
             return None
         if _compiled.get(weight.device.type, 0) is None:
             return None
-        return cls(optimizer, weight)
+        return cls(optimizer, weight, group)
 
     def _state(self) -> dict:
         state = self.optimizer.state[self.weight]

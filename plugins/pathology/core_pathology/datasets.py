@@ -95,28 +95,38 @@ def load_files(path=None, *, seed: int = 0, on_bad_record: str = "error", option
     ``unlabelled=True`` (``--pretrain-data``): the same inputs without labels (a folder of tiles
     with or without class sub-folders, a manifest with only a path column, slides); every tile
     goes to one ``pretrain`` pool, labels and splits (and their options) are ignored."""
-    from core_pathology.wsi import is_slide_file
-
     if path is None:
         raise UserError("pathology/files reads your own data: pass --data PATH (a slide .svs/.tif, a folder of "
                         "slides, a folder with one sub-folder of tiles per class, or a CSV manifest "
                         "path,label[,slide_id])")
+    opts, problems, kind, found, source = open_inputs(path, options, on_bad_record)
+    if kind == "slides":
+        return load_slides(found, opts, problems, seed, unlabelled=unlabelled)
+    return load_patches(found, opts, problems, seed, source, unlabelled=unlabelled)
+
+
+def open_inputs(path, options, on_bad_record: str) -> tuple:
+    """``(options, problems, kind, found, source)`` of ``--data path``: ``kind`` ``slides`` with
+    ``found`` the slide files (one slide, or a folder of slides only), or ``tiles`` with ``found``
+    the tile records (a folder of tiles, with class sub-folders or not, or a CSV manifest). What
+    the in-memory reader and the ``core prepare`` stream start from."""
+    from core_pathology.wsi import is_slide_file
+
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"{path}: no such file or folder; check the path")
     opts = parse_options(options)
     problems = BadRecords(on_bad_record)
     if path.is_file() and is_slide_file(path) and not is_manifest(path):
-        return load_slides([path], opts, problems, seed, unlabelled=unlabelled)
+        return opts, problems, "slides", [path], str(path)
     if path.is_dir():
         slides = sorted(p for p in path.iterdir() if p.is_file() and is_slide_file(p))
         subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
         if slides and not subdirs:
-            return load_slides(slides, opts, problems, seed, unlabelled=unlabelled)
-        return load_patches(folder_records(path, opts.slide_pattern, problems), opts, problems, seed, str(path),
-                            unlabelled=unlabelled)
+            return opts, problems, "slides", slides, str(path)
+        return opts, problems, "tiles", folder_records(path, opts.slide_pattern, problems), str(path)
     if is_manifest(path):
-        return load_patches(manifest_records(path), opts, problems, seed, str(path), unlabelled=unlabelled)
+        return opts, problems, "tiles", manifest_records(path), str(path)
     raise UserError(f"{path}: unknown input '{path.suffix}'; pass a slide (.svs, .tif, .tiff, .ndpi, ...), a "
                     f"folder of tiles with class sub-folders, or a .csv manifest")
 

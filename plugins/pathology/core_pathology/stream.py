@@ -45,8 +45,7 @@ from core.specs import InputSpec, Task
 from core_pathology import datasets
 from core_pathology import labels as derived
 from core_pathology.options import Options, parse_options
-from core_pathology.readers import (bad_tile, check_image, folder_records, is_manifest, label_task,
-                                    manifest_records, other_size)
+from core_pathology.readers import bad_tile, check_image, is_manifest, label_task, other_size
 from core_pathology.tileset import TileSplit, slide_tile_pixels
 
 TILES_PER_UNIT = 256
@@ -66,25 +65,10 @@ class Plan:
 
 def stream_files(path, *, on_bad_record: str = "error", options=None, unlabelled: bool = False) -> CorpusStream:
     """The :class:`core.shards.CorpusStream` of the slides or tiles at ``path`` (module docstring)."""
-    from core_pathology.wsi import is_slide_file
-
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise UserError(f"{path}: no such file or folder; check the path")
-    opts = parse_options(options)
-    problems = BadRecords(on_bad_record)
-    if path.is_file() and is_slide_file(path) and not is_manifest(path):
-        return _slides([path], opts, problems, not unlabelled)
-    if path.is_dir():
-        slides = sorted(p for p in path.iterdir() if p.is_file() and is_slide_file(p))
-        subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
-        if slides and not subdirs:
-            return _slides(slides, opts, problems, not unlabelled)
-        return _patches(folder_records(path, opts.slide_pattern, problems), opts, problems, str(path), not unlabelled)
-    if is_manifest(path):
-        return _patches(manifest_records(path), opts, problems, str(path), not unlabelled)
-    raise UserError(f"{path}: unknown input '{path.suffix}'; pass a slide (.svs, .tif, .tiff, .ndpi, ...), a "
-                    f"folder of tiles with class sub-folders, or a .csv manifest")
+    opts, problems, kind, found, source = datasets.open_inputs(path, options, on_bad_record)
+    if kind == "slides":
+        return _slides(found, opts, problems, not unlabelled)
+    return _patches(found, opts, problems, source, not unlabelled)
 
 
 def _units(items: list) -> list:
