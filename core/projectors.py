@@ -338,25 +338,28 @@ def build_candidates(make: Callable[[int], nn.Module], n: int, init: str, seed: 
     return init_bank(bank, init, torch.Generator().manual_seed(seed))
 
 
-CANDIDATE_BUDGET_BYTES = 256 * 2 ** 20  # float64 activations of one chunk of candidate outputs, roughly
+CANDIDATE_BUDGET_BYTES = 256 * 2 ** 20  # float32 activations of one chunk of candidate outputs, roughly
 
 
 def candidate_chunk(sample, m: int) -> int:
     """Samples per chunk when ``m`` candidates are evaluated on ``sample``: at most 2048 // m, and
-    few enough that a chunk's first-layer activations (float64, assumed 32 channels per input
+    few enough that a chunk's first-layer activations (float32, assumed 32 channels per input
     element and candidate) stay near :data:`CANDIDATE_BUDGET_BYTES` for long inputs (a 12 × 5000
     ECG record is evaluated a few at a time, not 34 at once)."""
     per_sample = int(sample[0].numel()) if isinstance(sample, torch.Tensor) and len(sample) else 1
-    return max(1, min(2048 // m, CANDIDATE_BUDGET_BYTES // (per_sample * m * 32 * 8)))
+    return max(1, min(2048 // m, CANDIDATE_BUDGET_BYTES // (per_sample * m * 32 * 4)))
 
 
 @torch.no_grad()
 def _candidate_outputs(bank: nn.Module, sample, chunk: int) -> torch.Tensor:
-    probe = copy.deepcopy(bank).double().eval()  # float64 on CPU: identical choice on every rank
+    """The candidates' outputs on ``sample``, float64 for the kernel. The networks run in float32 on
+    the CPU (the same computation on every rank): a float64 forward is 6x slower for convolutions
+    and fragments glibc's heap, about 9 MB kept per 12 x 5000 record (measured)."""
+    probe = copy.deepcopy(bank).float().eval()
     if isinstance(sample, torch.Tensor):
-        sample = sample.cpu().double() if sample.is_floating_point() else sample.cpu()
-        return torch.cat([probe(part) for part in sample.split(chunk)], dim=1)
-    return probe(sample)
+        sample = sample.cpu().float() if sample.is_floating_point() else sample.cpu()
+        return torch.cat([probe(part).double() for part in sample.split(chunk)], dim=1)
+    return probe(sample).double()
 
 
 def build_bank(make: Callable[[int], nn.Module], k: int, *, candidates_per_slot: int = 10,
@@ -364,7 +367,7 @@ def build_bank(make: Callable[[int], nn.Module], k: int, *, candidates_per_slot:
     """A frozen bank of ``k`` networks, bit-identical for the same ``seed`` (and ``sample``).
 
     With ``candidates_per_slot`` r > 1 and a ``sample``: build r·k candidates
-    (:func:`build_candidates`), evaluate them on ``sample`` (CPU, float64, no grad), compute
+    (:func:`build_candidates`), evaluate them on ``sample`` (CPU, float32, no grad), compute
     :func:`cka_kernel` and keep the :func:`greedy_map_dpp` choice (in selection order).
     Otherwise build and keep just ``k`` networks. The result is frozen: every parameter has
     ``requires_grad=False`` and the bank is in eval mode. ``sample`` must be identical on
