@@ -56,8 +56,11 @@ Split = tuple  # (X (N, D), y)
 
 
 def _split(split) -> tuple[np.ndarray, np.ndarray]:
+    """``(X (N, D), y)``; float32 features stay float32 (half the memory of 60,000-dimensional raw
+    ECG records; scikit-learn's scaler accumulates in float64), others become float64."""
     x, y = split
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    x = x.astype(np.float32 if x.dtype == np.float32 else np.float64, copy=False)
     return x.reshape(len(x), int(np.prod(x.shape[1:]))), np.asarray(y)
 
 
@@ -78,6 +81,8 @@ def _drop_unlabelled(task: Task, x: np.ndarray, y: np.ndarray):
     if task.kind in ("multiclass", "binary"):
         y = y.reshape(len(y), -1)[:, 0] if y.ndim > 1 else y
         keep = labelled_rows(y)
+        if keep.all():
+            return x, y.astype(np.int64)
         return x[keep], y[keep].astype(np.int64)
     return x, y.astype(np.float64)
 
@@ -86,9 +91,9 @@ def _standardise(train_x: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Scale on ``train`` (NaN ignored in the fit), then impute missing/inf values with 0 (the mean)."""
     from sklearn.preprocessing import StandardScaler
 
-    clean = [np.where(np.isinf(a), np.nan, a) for a in (train_x, *others)]
+    clean = [np.where(np.isinf(a), np.nan, a) if np.isinf(a).any() else a for a in (train_x, *others)]
     scaler = StandardScaler().fit(clean[0])
-    return [np.nan_to_num(scaler.transform(a), nan=0.0) if len(a) else a for a in clean]
+    return [np.nan_to_num(scaler.transform(a), nan=0.0, copy=False) if len(a) else a for a in clean]
 
 
 def _prepare(task: Task, train, val, test):
