@@ -196,6 +196,7 @@ class SetResult:
     seeds: int = 0
     sizes: dict = field(default_factory=dict)
     epochs: Optional[int] = None
+    steps: Optional[int] = None
     seconds: Optional[float] = None
 
 
@@ -214,8 +215,11 @@ def collect(run_dir: Path, name: str) -> SetResult:
         flag = summary[label].get(METRIC.replace("accuracy", "probe_single_class"), {})
         if flag and float(flag.get("mean") or 0.0) > 0:
             result.single_class.add(row)
-    config = Path(run_dir) / "config.yaml"
-    if config.exists():
+    config, card = Path(run_dir) / "config.yaml", Path(run_dir) / "card.json"
+    if card.exists():  # what the run trained: a step budget gives each set its own epochs
+        trained = json.loads(card.read_text())
+        result.epochs, result.steps = trained.get("epochs"), trained.get("steps")
+    elif config.exists():
         import yaml
 
         result.epochs = (yaml.safe_load(config.read_text()) or {}).get("epochs")
@@ -288,6 +292,9 @@ def verdict(results: dict) -> list:
 def render_section(results: dict, names, status: dict, seeds: int, extra: list) -> str:
     flags = " ".join(extra)
     epochs = sorted({r.epochs for r in results.values() if r.epochs is not None})
+    steps = sorted({r.steps for r in results.values() if r.steps is not None})
+    budget = (f", {'/'.join(map(str, steps))} encoder steps = {'–'.join(map(str, epochs[::max(1, len(epochs) - 1)]))} "
+              "epochs by set size" if steps else f", {'/'.join(map(str, epochs))} epochs" if epochs else "")
     seeds = "/".join(str(n) for n in sorted({r.seeds for r in results.values()})) or seeds
     lines = [
         "## Open UCR suite (`benchmarks/ucr_suite.py`)", "",
@@ -295,7 +302,7 @@ def render_section(results: dict, names, status: dict, seeds: int, extra: list) 
         "results); rerun it to refresh. Each set is the UCR 2018 archive's official TRAIN/TEST split, unpacked from "
         f"the PyPI wheels {' and '.join(f'`{w}`' for w in WHEELS)}, and run as `core run --plugin ecg --data SET "
         f"--seeds {seeds} --no-progress{(' ' + flags) if flags else ''}` (the ECG plugin's default recipe"
-        + (f", {'/'.join(str(e) for e in epochs)} epochs" if epochs else "") + f"; {os.cpu_count()} CPUs). "
+        + budget + f"; {os.cpu_count()} CPUs). "
         "LFR = the pretrained encoder; random-init = the same encoder untrained; raw = the input series. "
         "Our columns are the `core/svm` probe's test accuracy (RBF SVM, C by 5-fold CV on the training "
         "split: the T-Loss / TS2Vec protocol), mean ± std over seeds; † = the probe predicted a single "
