@@ -40,7 +40,7 @@ def test_table_rows_and_verdicts(suite):
     assert "| a/x | linear | accuracy | 0.900 ± 0.010 | 0.800 ± 0.010 | 0.950 ± 0.010 | yes | no |" in text
     assert "| b/y | knn | r2 | 0.600 ± 0.020 | 0.650 ± 0.020 | 0.500 ± 0.020 | no | yes |" in text
     assert "failed: error: boom" in text and "macro_f1" not in text
-    assert "in 2 of 4 dataset × probe rows" in text
+    assert "in 2 of 4 dataset × probe rows" in text and "on each dataset's first probe, 1 of 2 datasets" in text
 
 
 def test_docs_section_is_replaced_between_markers(suite, tmp_path, monkeypatch):
