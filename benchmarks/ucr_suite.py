@@ -293,8 +293,11 @@ def render_section(results: dict, names, status: dict, seeds: int, extra: list) 
     flags = " ".join(extra)
     epochs = sorted({r.epochs for r in results.values() if r.epochs is not None})
     steps = sorted({r.steps for r in results.values() if r.steps is not None})
-    budget = (f", {'/'.join(map(str, steps))} encoder steps = {'–'.join(map(str, epochs[::max(1, len(epochs) - 1)]))} "
-              "epochs by set size" if steps else f", {'/'.join(map(str, epochs))} epochs" if epochs else "")
+    if steps:  # each set trains its own number of epochs: give their range
+        span = f"{epochs[0]}–{epochs[-1]}" if len(epochs) > 1 else "/".join(map(str, epochs))
+        budget = f", {'/'.join(map(str, steps))} encoder steps = {span} epochs by set size"
+    else:
+        budget = f", {'/'.join(map(str, epochs))} epochs" if epochs else ""
     seeds = "/".join(str(n) for n in sorted({r.seeds for r in results.values()})) or seeds
     lines = [
         "## Open UCR suite (`benchmarks/ucr_suite.py`)", "",

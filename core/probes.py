@@ -87,11 +87,17 @@ def _drop_unlabelled(task: Task, x: np.ndarray, y: np.ndarray):
     return x, y.astype(np.float64)
 
 
+def _inf_as_nan(a: np.ndarray) -> np.ndarray:
+    """``a`` with ±inf as NaN: a copy only when it holds an inf."""
+    inf = np.isinf(a)
+    return np.where(inf, np.nan, a) if inf.any() else a
+
+
 def _standardise(train_x: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Scale on ``train`` (NaN ignored in the fit), then impute missing/inf values with 0 (the mean)."""
     from sklearn.preprocessing import StandardScaler
 
-    clean = [np.where(np.isinf(a), np.nan, a) if np.isinf(a).any() else a for a in (train_x, *others)]
+    clean = [_inf_as_nan(a) for a in (train_x, *others)]
     scaler = StandardScaler().fit(clean[0])
     return [np.nan_to_num(scaler.transform(a), nan=0.0, copy=False) if len(a) else a for a in clean]
 
