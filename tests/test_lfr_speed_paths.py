@@ -118,6 +118,73 @@ def test_fused_bf16_adam_matches_the_unfused_step(monkeypatch):
     assert [sorted(s) for s in sd_f["state"].values()] == [sorted(s) for s in sd_u["state"].values()]
 
 
+def test_predictor_phases_reuse_one_weight_gradient_buffer():
+    """The weight-sized gradient buffer survives the phase (no page faults of a fresh one next
+    phase) while the parameters' ``.grad`` is dropped."""
+    emb = nn.Linear(F_IN, DIM)(_data()).detach()
+    lfr = _lfr(pred_epochs=1)
+    opt = torch.optim.Adam(lfr.inner_parameters(), lr=1e-2)
+    ptrs = []
+    for _ in range(2):
+        lfr.inner_phase(emb, torch.arange(N), opt, batch_size=16, generator=torch.Generator().manual_seed(3))
+        assert lfr.predictors.weight0.grad is None
+        buf = lfr._grad_buffers[torch.float32]
+        assert buf.shape == lfr.predictors.weight0.shape
+        ptrs.append(buf.data_ptr())
+    assert ptrs[0] == ptrs[1]
+
+
+def _compiles_here() -> bool:
+    import shutil
+
+    return bool(shutil.which("cc") or shutil.which("gcc") or shutil.which("c++"))
+
+
+@pytest.mark.parametrize("loss", ["barlow", "cosine"])
+def test_large_cpu_losses_run_compiled_and_equal_the_eager_terms(monkeypatch, loss):
+    from core.objectives import target_loss
+
+    monkeypatch.setattr(target_loss, "COMPILE_MIN_ELEMENTS", 0)  # the test tensors are tiny
+    monkeypatch.setattr(target_loss, "_COMPILED", {})
+    torch.manual_seed(0)
+    pred, target = torch.randn(K, 9, D_OUT, requires_grad=True), torch.randn(K, 9, D_OUT)
+    auto, eager = TargetLoss(loss, 0.02), TargetLoss(loss, 0.02, impl="torch")
+    assert auto.compiles(pred) and not eager.compiles(pred)
+    (g_auto,), (g_eager,) = (torch.autograd.grad(fn(pred, target), pred) for fn in (auto, eager))
+    if _compiles_here():  # torch.compile's CPU backend needs a C++ compiler; without one: eager, below
+        assert target_loss._COMPILED["fn"] is not None
+    torch.testing.assert_close(auto(pred, target), eager(pred, target), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_auto, g_eager, rtol=1e-5, atol=1e-7)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False):  # torch.compile refuses dispatch modes: eager here
+        assert not auto.compiles(pred)
+        torch.testing.assert_close(auto(pred, target), eager(pred, target), rtol=1e-5, atol=1e-6)
+    assert auto.compiles(pred)  # and compiled again after it
+
+
+def test_a_loss_that_cannot_compile_runs_eagerly_from_then_on(monkeypatch, caplog):
+    from core.objectives import target_loss
+
+    monkeypatch.setattr(target_loss, "COMPILE_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(target_loss, "_COMPILED", {})
+    calls = []
+
+    def broken(*args):
+        calls.append(1)
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(target_loss.torch, "compile", lambda fn, **kw: broken)
+    pred, target = torch.randn(K, 9, D_OUT), torch.randn(K, 9, D_OUT)
+    loss = TargetLoss("barlow", 0.02)
+    with caplog.at_level("INFO"):
+        first, second = loss(pred, target), loss(pred, target)
+    expected = TargetLoss("barlow", 0.02, impl="torch")(pred, target)
+    assert first == pytest.approx(expected.item()) and second == pytest.approx(expected.item())
+    assert len(calls) == 1 and not loss.compiles(pred)
+    assert "compiled LFR loss unavailable" in caplog.text
+
+
 def test_pred_precision_setting():
     assert LFRConfig().pred_precision == "32"
     assert LFRConfig.from_params({"pred_precision": 32}).pred_precision == "32"

@@ -272,6 +272,7 @@ class LFR(Objective):
         self.predictors.requires_grad_(config.schedule == "joint")
         self.targets, self.out_dim, self.cached = torch.empty(0, config.k, out_dim), out_dim, True
         self.target_loss = TargetLoss(config.loss, config.lambd, config.reduction, config.form, config.loss_impl)
+        self._grad_buffers: dict = {}  # the predictor phase's weight-gradient buffers, kept between phases
 
     def train(self, mode: bool = True) -> "LFR":
         super().train(mode)
@@ -401,7 +402,7 @@ class LFR(Objective):
         embeddings when they are not cached): shuffled minibatches (``generator``), no encoder pass.
 
         Each step fills the gradients with :class:`~core.objectives.predictor_step.PredictorStep`
-        (the first-layer weight gradient by one GEMM into a buffer allocated once, none for the
+        (the first-layer weight gradient by one GEMM into a buffer kept from phase to phase, none for the
         embeddings) and calls ``optimizer.step()``; with ``pred_compile`` other than ``off`` the
         compiled heads run under plain autograd instead. Predictor parameters get
         ``requires_grad=True`` for the phase and their previous flags back afterwards (their
@@ -416,7 +417,8 @@ class LFR(Objective):
         target = targets if targets is not None else self._targets_of(index)
         target = target.to(emb.device).transpose(0, 1)  # (K, N, d)
         mirror = MirrorAdam.create(optimizer, self.predictors.weight0, self.compute_dtype) if fast else None
-        step = PredictorStep(self.predictors, self.loss, self.compute_dtype, float32_weight_grad=mirror is None)
+        step = PredictorStep(self.predictors, self.loss, self.compute_dtype, float32_weight_grad=mirror is None,
+                             buffers=self._grad_buffers)
         losses = []
         try:
             for p in params:

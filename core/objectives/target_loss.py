@@ -1,10 +1,13 @@
-"""LFR's per-target loss as configured: the torch reference or the fused Triton kernel.
+"""LFR's per-target loss as configured: the torch reference, compiled or not, or the fused Triton kernel.
 
 :class:`TargetLoss` computes :func:`~core.objectives.barlow.barlow_batchwise` or
 :func:`~core.objectives.barlow.cosine_loss` (pure terms in :mod:`core.objectives.barlow`)
 and decides, per call, whether the barlow loss runs as the kernel of
 :mod:`core.objectives.kernels`. That module is imported lazily, only where triton exists;
-it imports :mod:`core.objectives.barlow`, never this module.
+it imports :mod:`core.objectives.barlow`, never this module. On CPU, large losses (K·B·d of
+``COMPILE_MIN_ELEMENTS`` or more: D = 2560 at K = 6, B = 128) run the same torch terms through
+``torch.compile``, which fuses their dozen elementwise passes over ``(K, B, d)`` and those of
+their backward (about 12 ms → 6 ms per step at D = 2560 on 2 cores; docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -14,10 +17,28 @@ import torch
 
 from core.objectives.barlow import barlow_batchwise, cosine_loss
 
-__all__ = ["LOSS_IMPLS", "triton_available", "TargetLoss"]
+__all__ = ["LOSS_IMPLS", "COMPILE_MIN_ELEMENTS", "triton_available", "TargetLoss"]
 
 LOSS_IMPLS = ("auto", "torch", "triton")
+COMPILE_MIN_ELEMENTS = 1 << 20  # smaller (K, B, d) predictions run eagerly: compiling (seconds) would not pay
 _TRITON_OK: list = []
+_COMPILED: dict = {}  # "fn" -> the compiled reference, or None once compiling failed here
+
+
+def _reference(pred: torch.Tensor, target: torch.Tensor, loss: str, lambd: float, reduction: str,
+               form: str) -> torch.Tensor:
+    """The torch loss in at least float32 (both terms of :mod:`core.objectives.barlow`)."""
+    dtype = torch.promote_types(pred.dtype, torch.float32)
+    pred, target = pred.to(dtype), target.to(device=pred.device, dtype=dtype)
+    if loss == "cosine":
+        return cosine_loss(pred, target)
+    return barlow_batchwise(pred, target, lambd, reduction, form)
+
+
+def _compiled_reference():
+    if "fn" not in _COMPILED:
+        _COMPILED["fn"] = torch.compile(_reference, dynamic=False, fullgraph=True)
+    return _COMPILED["fn"]
 
 
 def triton_available() -> bool:
@@ -40,6 +61,8 @@ class TargetLoss:
     torch path is used from then on), ``torch`` (reference) or ``triton`` (always the kernel:
     ``ValueError`` where it cannot run). The torch path computes in at least float32 with
     autocast off; the kernel takes 16-bit predictions as they are and accumulates in float32.
+    Under ``auto``, large CPU losses run the torch path compiled (:meth:`compiles`; eager from
+    then on, reported once, where it cannot compile); ``torch`` always runs it eagerly.
     """
 
     def __init__(self, loss: str = "barlow", lambd: float = 0.01, reduction: str = "sum", form: str = "auto",
@@ -71,14 +94,27 @@ class TargetLoss:
         with torch.autocast(pred.device.type, enabled=False):
             return barlow_batchwise_triton(pred, target, self.lambd, self.reduction, self.form)
 
+    def compiles(self, pred: torch.Tensor) -> bool:
+        """Whether a torch-path call with ``pred`` runs compiled: ``auto``, a CPU tensor of at
+        least :data:`COMPILE_MIN_ELEMENTS`, no earlier compile failure in this process, and no
+        dispatch mode active (``torch.utils.flop_counter`` and the like: torch.compile refuses them)."""
+        from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+        return (self.impl == "auto" and pred.device.type == "cpu" and pred.numel() >= COMPILE_MIN_ELEMENTS
+                and _COMPILED.get("fn", 0) is not None and _get_current_dispatch_mode() is None)
+
     def reference(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The torch reference in at least float32, autocast off."""
-        dtype = torch.promote_types(pred.dtype, torch.float32)
+        """The torch reference in at least float32, autocast off (compiled where :meth:`compiles`)."""
+        args = (pred, target, self.loss, self.lambd, self.reduction, self.form)
         with torch.autocast(pred.device.type, enabled=False):
-            pred, target = pred.to(dtype), target.to(device=pred.device, dtype=dtype)
-            if self.loss == "cosine":
-                return cosine_loss(pred, target)
-            return barlow_batchwise(pred, target, self.lambd, self.reduction, self.form)
+            if self.compiles(pred):
+                try:
+                    return _compiled_reference()(*args)
+                except Exception as e:  # no C++ compiler, an unsupported op: the eager terms from now on
+                    _COMPILED["fn"] = None
+                    logging.getLogger(__name__).info("compiled LFR loss unavailable (%s: %s); using eager torch",
+                                                     type(e).__name__, e)
+            return _reference(*args)
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.uses_triton(pred):
