@@ -51,8 +51,8 @@ def _add_run(sub) -> None:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="dataset reader option, repeatable")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="objective parameter, e.g. k=8, repeatable")
     p.add_argument("--loss-impl", choices=("auto", "torch", "triton"),
-                   help="LFR loss implementation: auto (fused Triton kernel on CUDA, else torch), torch, triton "
-                        "(= --set loss_impl=...)")
+                   help="LFR loss implementation: auto (fused Triton kernel on CUDA, else torch, compiled on CPU "
+                        "for large K*B*d), torch (eager), triton (= --set loss_impl=...)")
     p.add_argument("--epochs", help="training epochs, >= 1 (overrides a recipe's --steps budget)")
     p.add_argument("--steps", help="training budget in encoder optimiser steps, >= 1: epochs = ceil(steps / "
                                    "steps per epoch), at most --max-epochs")
