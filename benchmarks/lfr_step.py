@@ -405,8 +405,9 @@ gradient by one GEMM into a buffer kept from phase to phase (`core/objectives/pr
 autograd would map and unmap a fresh weight-sized tensor every step, and every fresh buffer
 page-faults in on its first GEMM) and Adam is torch's fused kernel (`core.training.adam`).
 On CPU the loss's elementwise terms and their backward run through `torch.compile` when K·B·d
-is large (`core/objectives/target_loss.py`; D = 2560 here, not D = 128). `pred_precision=bf16` runs the heads' GEMMs in bfloat16 on a cached copy
-of the float32 weights (AVX512-BF16/AMX CPUs, GPUs); the loss and Adam stay float32, and the
+is large (`core/objectives/target_loss.py`; D = 2560 here, not D = 128). `pred_precision=bf16`
+runs the heads' GEMMs in bfloat16 on a cached copy of the float32 weights (AVX512-BF16/AMX
+CPUs, GPUs); the loss and Adam stay float32, and the
 first-layer weight's Adam step reads the bf16 gradient and writes weight, moments and the bf16
 copy in one compiled pass (`core/objectives/mirror_adam.py`, counted in the optimiser row).
 `last.ckpt` is written every `--checkpoint-minutes` (default 5), mid-epoch included, and after

@@ -89,6 +89,13 @@ def test_bf16_predictor_path_is_close_to_float32():
     assert z.grad.dtype == torch.float32 and torch.isfinite(z.grad).all()
 
 
+def _compiles_here() -> bool:
+    """Whether torch.compile's CPU backend can run here: it needs a C++ compiler."""
+    import shutil
+
+    return any(shutil.which(cc) for cc in ("cc", "gcc", "c++", "g++"))
+
+
 def test_fused_bf16_adam_matches_the_unfused_step(monkeypatch):
     """MirrorAdam (weight0's Adam and its bf16 copy in one compiled pass) ends where torch's Adam
     on the cast gradient does, and leaves an ordinary Adam state (checkpoints, resume)."""
@@ -108,9 +115,7 @@ def test_fused_bf16_adam_matches_the_unfused_step(monkeypatch):
         ends[fused] = (loss, lfr.predictors.weight0.detach().clone(), state["exp_avg_sq"].clone(), float(state["step"]),
                        lfr.predictors.weight_copy(torch.bfloat16).clone(), opt.state_dict())
     (loss_f, w_f, v_f, step_f, copy_f, sd_f), (loss_u, w_u, v_u, step_u, _, sd_u) = ends[True], ends[False]
-    import shutil
-
-    if shutil.which("cc") or shutil.which("gcc"):  # torch.compile's CPU backend needs a C++ compiler
+    if _compiles_here():
         assert mirror_adam._compiled.get("cpu") is not None  # the fused kernel ran
     assert step_f == step_u == 9 and loss_f == pytest.approx(loss_u, rel=1e-3)
     assert torch.allclose(w_f, w_u, atol=1e-4) and torch.allclose(v_f, v_u, rtol=1e-3, atol=1e-9)
@@ -134,12 +139,6 @@ def test_predictor_phases_reuse_one_weight_gradient_buffer():
     assert ptrs[0] == ptrs[1]
 
 
-def _compiles_here() -> bool:
-    import shutil
-
-    return bool(shutil.which("cc") or shutil.which("gcc") or shutil.which("c++"))
-
-
 @pytest.mark.parametrize("loss", ["barlow", "cosine"])
 def test_large_cpu_losses_run_compiled_and_equal_the_eager_terms(monkeypatch, loss):
     from core.objectives import target_loss
@@ -151,7 +150,7 @@ def test_large_cpu_losses_run_compiled_and_equal_the_eager_terms(monkeypatch, lo
     auto, eager = TargetLoss(loss, 0.02), TargetLoss(loss, 0.02, impl="torch")
     assert auto.compiles(pred) and not eager.compiles(pred)
     (g_auto,), (g_eager,) = (torch.autograd.grad(fn(pred, target), pred) for fn in (auto, eager))
-    if _compiles_here():  # torch.compile's CPU backend needs a C++ compiler; without one: eager, below
+    if _compiles_here():  # without a compiler: the eager path, checked below
         assert target_loss._COMPILED["fn"] is not None
     torch.testing.assert_close(auto(pred, target), eager(pred, target), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(g_auto, g_eager, rtol=1e-5, atol=1e-7)
