@@ -334,13 +334,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; resume with `core run --resume RUN_FOLDER`", file=sys.stderr)
         return 130
-    except MemoryError:
-        if debug:
+    except (MemoryError, RuntimeError) as e:
+        if debug or not out_of_memory(e):
             raise
         print("error: out of memory; a corpus larger than RAM is written once as shards with `core prepare "
               "--plugin P --data RAW --out SHARDS` and then read from disk with --data/--pretrain-data SHARDS "
-              "(lower --batch-size too)", file=sys.stderr)
+              "(lower --batch-size or --dim too)", file=sys.stderr)
         return 2
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """Python's ``MemoryError``, torch's ``OutOfMemoryError`` (CUDA) or the ``RuntimeError`` of
+    torch's CPU allocator when the system refuses an allocation."""
+    return (isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
+            or "DefaultCPUAllocator: can't allocate memory" in str(e))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -402,6 +402,7 @@ def checkpoint_io(cfg: RunConfig):
 def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = False) -> PretextModule:
     """Train ``module`` for ``cfg.epochs`` outer epochs (or until ``cfg.max_minutes`` of wall time),
     checkpointing to ``run_dir/last.ckpt``."""
+    from lightning.pytorch.accelerators import CPUAccelerator
     from lightning.pytorch.loggers import CSVLogger
 
     run_dir = Path(run_dir)
@@ -432,8 +433,22 @@ def fit(module: PretextModule, cfg: RunConfig, run_dir: Path, resume: bool = Fal
     ckpt = str(module.checkpoint_path) if resume and module.checkpoint_path.exists() else None
     if ckpt:
         check_checkpoint(module.checkpoint_path)
+    if isinstance(trainer.accelerator, CPUAccelerator):
+        check_fits_in_memory(module)
     trainer.fit(module, ckpt_path=ckpt)
     return module
+
+
+def check_fits_in_memory(module: PretextModule) -> None:
+    """One line (:func:`core.host_memory.check_fits`) when the module's training state cannot
+    fit in this host's memory: CPU runs only (a GPU's own out-of-memory error names the device
+    and comes at once, not after an epoch)."""
+    from core.host_memory import check_fits
+
+    objective = module.objective
+    check_fits({"encoder": list(module.encoder.parameters()),
+                f"{type(objective).__name__} objective": list(objective.encoder_phase_parameters())
+                + list(objective.inner_parameters())})
 
 
 def check_checkpoint(path: Path) -> None:

@@ -274,13 +274,41 @@ def test_resume_refuses_flags_that_would_change_the_run(capsys, finished_run, uc
     assert "it/s" not in capsys.readouterr().err  # no progress bar
 
 
-def test_out_of_memory_is_one_line_naming_core_prepare(monkeypatch, capsys, tmp_path):
+CPU_ALLOCATOR_REFUSAL = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                         "you tried to allocate 3623878656 bytes. Error code 12 (Cannot allocate memory)")
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError(CPU_ALLOCATOR_REFUSAL)], ids=["python", "torch-cpu"])
+def test_out_of_memory_is_one_line_naming_core_prepare(monkeypatch, capsys, tmp_path, error):
     from core import runs
 
     def exhausted(*args, **kwargs):
-        raise MemoryError
+        raise error
 
     monkeypatch.setattr(runs, "execute", exhausted)
     assert cli.main(["run", "--plugin", "ecg", "--out", str(tmp_path), "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "out of memory" in err and "core prepare" in err
+    assert len(err.splitlines()) == 1 and "out of memory" in err and "core prepare" in err and "--dim" in err
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(monkeypatch, tmp_path):
+    from core import runs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(runs, "execute", broken)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        cli.main(["run", "--plugin", "ecg", "--out", str(tmp_path), "--epochs", "1"])
+
+
+def test_training_state_too_large_for_the_host_is_one_line_before_training(monkeypatch, capsys, tmp_path, ucr):
+    """A CPU run whose weights, gradients, Adam moments and checkpoint copy cannot fit stops
+    before its first step, naming the memory and the fix, and leaves no run folder."""
+    from core import host_memory
+
+    monkeypatch.setattr(host_memory, "available_bytes", lambda: 2 ** 20)
+    out = tmp_path / "out"
+    err = user_error(capsys, "run", "--plugin", "ecg", "--data", ucr, "--out", out, *ONE_EPOCH)
+    assert "more memory and 0.0 GiB is available" in err and "--dim" in err and "proj_dim" in err, err
+    assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
