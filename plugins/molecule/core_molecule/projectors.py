@@ -5,6 +5,8 @@ them, see :mod:`core.projectors`); each bank maps a :class:`MolBatch` to ``(K, B
 
 * :class:`FingerprintBank` — K random MLPs on the ``log1p`` Morgan fingerprint
   (:class:`core.projectors.MLPBank`: one GEMM to K·H, then ``bmm``).
+* :class:`CompositionFingerprintBank` — the same MLPs on the fingerprint joined with the
+  molecule's composition (``log1p`` of its atom-feature sums), both blocks at equal weight.
 * :class:`GraphBank` — K random GINE networks on the atom/bond features: the atom embedding of
   all K networks is one GEMM to K·H, so is every layer's bond embedding; the K per-layer MLPs
   are ``bmm`` over ``(K, n_atoms, H)``; messages and pooling are ``index_add`` over the batch's
@@ -28,6 +30,27 @@ class FingerprintBank(MLPBank):
 
     def forward(self, batch) -> torch.Tensor:
         return super().forward(batch.fp if isinstance(batch, MolBatch) else batch)
+
+
+class CompositionFingerprintBank(MLPBank):
+    """K random MLPs on ``[fp, sqrt(F / A) · log1p(Σ_atoms atom features)]``: the ``log1p``
+    Morgan count fingerprint (F bits) and the molecule's composition, the sums of its atoms'
+    A one-hot features (element, degree, charge, hydrogens, hybridisation, ... counts), which
+    group-contribution models of solvation and logS are built on. Folding into F bits and
+    ``log1p`` blur these counts in the fingerprint; the ``sqrt(F / A)`` scale gives both
+    blocks the same expected weight in the first layer (default init: variance ∝ 1 / fan-in),
+    so the targets, and the encoder that predicts them, keep the composition (issue 17:
+    train-only CV R² on FreeSolv 0.780 -> 0.854, solubility 0.815 -> 0.844)."""
+
+    def __init__(self, fp_size: int, atom_dim: int, k: int, out_dim: int, hidden: int = 256, depth: int = 2):
+        super().__init__(fp_size + atom_dim, k, out_dim, hidden=hidden, depth=depth)
+        self.fp_size, self.atom_dim = fp_size, atom_dim
+
+    def forward(self, batch) -> torch.Tensor:
+        b = as_batch(batch, "molecule/fingerprint-composition projector")
+        composition = torch.log1p(sum_pool(b.atoms, b.graph, b.num_graphs))  # features are >= 0
+        scale = (self.fp_size / self.atom_dim) ** 0.5
+        return super().forward(torch.cat([b.fp, composition * scale], dim=1))
 
 
 class TokenBank(TokenConvBank):
@@ -83,6 +106,10 @@ class GraphBank(ProjectorBank):
 
 def build_fingerprint_bank(spec, k: int, out_dim: int) -> nn.Module:
     return FingerprintBank(spec.shape[2], k, out_dim, hidden=256, depth=2)
+
+
+def build_composition_fingerprint_bank(spec, k: int, out_dim: int) -> nn.Module:
+    return CompositionFingerprintBank(spec.shape[2], spec.shape[0], k, out_dim, hidden=256, depth=2)
 
 
 def build_graph_bank(spec, k: int, out_dim: int) -> nn.Module:

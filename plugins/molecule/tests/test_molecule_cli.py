@@ -87,6 +87,6 @@ def test_default_recipe_on_the_embedded_set_one_epoch(cli, tmp_path):
     assert metrics["dataset"]["sizes"]["test"] == 128 and metrics["primary_metric"] == "r2"
     assert "split scaffold" in metrics["dataset"]["source"]
     cfg = yaml.safe_load((run / "config.yaml").read_text())
-    assert cfg["dataset"] == "molecule/solubility" and cfg["projector"] == "molecule/fingerprint"
+    assert cfg["dataset"] == "molecule/solubility" and cfg["projector"] == "molecule/fingerprint-composition"
     raw = metrics["summary"]["raw features"]["linear/r2"]["mean"]
     assert 0.3 < raw < 0.9

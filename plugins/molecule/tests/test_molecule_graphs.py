@@ -9,7 +9,8 @@ from core_molecule import chem
 from core_molecule.datasets import load_file
 from core_molecule.encoders import build_fingerprint_mlp, build_gin, build_smiles_cnn
 from core_molecule.graphs import collate, mean_pool, sum_pool
-from core_molecule.projectors import build_fingerprint_bank, build_graph_bank, build_token_bank
+from core_molecule.projectors import (build_composition_fingerprint_bank, build_fingerprint_bank, build_graph_bank,
+                                     build_token_bank)
 from core_molecule.synthetic import write_csv
 
 
@@ -71,7 +72,8 @@ def test_encoder_embedding_ignores_batch_mates(data, build):
     torch.testing.assert_close(together, reordered, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("build", [build_graph_bank, build_token_bank, build_fingerprint_bank])
+@pytest.mark.parametrize("build", [build_graph_bank, build_token_bank, build_fingerprint_bank,
+                                   build_composition_fingerprint_bank])
 def test_bank_outputs_ignore_batch_mates(data, build):
     torch.manual_seed(0)
     bank = build(data.input_spec, 4, 8).eval()
@@ -81,6 +83,27 @@ def test_bank_outputs_ignore_batch_mates(data, build):
         alone = torch.cat([bank(collate([it])[0]) for it in items], dim=1)
     assert together.shape == (4, len(items), 8)
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_composition_bank_sees_the_atom_counts_at_the_fingerprints_weight(data):
+    """Its input is the fingerprint joined with sqrt(F / A) * log1p(atom-feature sums): equal to
+    the plain MLP bank on that joined tensor, and it changes when only the atoms change."""
+    from core.projectors import MLPBank
+
+    torch.manual_seed(0)
+    bank = build_composition_fingerprint_bank(data.input_spec, 4, 8).eval()
+    batch = collate(_all(data))[0]
+    fp_size, atom_dim = bank.fp_size, bank.atom_dim
+    assert (fp_size, atom_dim) == (batch.fp.shape[1], batch.atoms.shape[1])
+    counts = torch.zeros(batch.num_graphs, atom_dim).index_add_(0, batch.graph, batch.atoms)
+    joined = torch.cat([batch.fp, (fp_size / atom_dim) ** 0.5 * torch.log1p(counts)], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(bank(batch), MLPBank.forward(bank, joined))
+        batch.atoms = batch.atoms.clone()
+        batch.atoms[batch.graph == 0] *= 2  # the first molecule's counts change, its fingerprint does not
+        moved = bank(batch)
+    assert not torch.allclose(moved[:, 0], bank(collate(_all(data))[0])[:, 0])
+    torch.testing.assert_close(moved[:, 1:], MLPBank.forward(bank, joined)[:, 1:])
 
 
 def test_padding_would_leak_without_masking(data):

@@ -27,7 +27,7 @@ def test_hooks_register_against_the_specs():
     assert [s.name for specs in pm.hook.core_encoders() for s in specs] == [
         "molecule/gin", "molecule/fp_mlp", "molecule/smiles_cnn"]
     assert [s.name for specs in pm.hook.core_projectors() for s in specs] == [
-        "molecule/graph", "molecule/fingerprint", "molecule/tokens"]
+        "molecule/graph", "molecule/fingerprint", "molecule/fingerprint-composition", "molecule/tokens"]
 
 
 def test_recipe():
@@ -36,8 +36,9 @@ def test_recipe():
     (recipe,) = plugin.core_recipes()
     assert recipe.name == "molecule/default" and recipe.dataset == "molecule/solubility"
     assert recipe.data_dataset == "molecule/file" and recipe.encoder == "molecule/gin"
+    assert recipe.projector == "molecule/fingerprint-composition"
     config = RunConfig().update(recipe.params, recipe.name)
-    assert config.objective_params["k"] == 6 and config.steps == 450  # 50 epochs of the solubility pool
+    assert config.objective_params["k"] == 6 and config.steps == 1500  # 167 epochs of the solubility pool
 
 
 @pytest.fixture(scope="module")
