@@ -45,7 +45,7 @@ def core_projectors():
         ProjectorSpec("molecule/fingerprint-composition",
                       lazy("core_molecule.projectors:build_composition_fingerprint_bank"), ("graph",),
                       "K random MLPs on the log1p Morgan fingerprint and the log1p atom-feature counts "
-                      "(composition), the two blocks at equal weight (hidden 256)"),
+                      "(composition), scaled by sqrt(F / A) to weigh like the fingerprint (hidden 256)"),
         ProjectorSpec("molecule/tokens", lazy("core_molecule.projectors:build_token_bank"), ("graph",),
                       "K random token embedding + Conv1d nets on the SMILES tokens"),
     ]
