@@ -152,13 +152,15 @@ class PretextModule(L.LightningModule):
     def forward(self, x):
         return self.encoder(x)
 
-    def configure_optimizers(self):
+    def optimised_groups(self) -> list[list]:
+        """The parameters each optimiser updates: the encoder phase's (encoder and the objective's
+        own), then the inner phase's when the objective has one."""
         enc = list(self.encoder.parameters()) + list(self.objective.encoder_phase_parameters())
-        opts = [adam(enc, self.cfg)]
         inner = list(self.objective.inner_parameters())
-        if inner:
-            opts.append(adam(inner, self.cfg))
-        return opts
+        return [enc, inner] if inner else [enc]
+
+    def configure_optimizers(self):
+        return [adam(group, self.cfg) for group in self.optimised_groups()]
 
     def train_dataloader(self):
         from core.sampling import EpochSampler
@@ -445,10 +447,10 @@ def check_fits_in_memory(module: PretextModule) -> None:
     and comes at once, not after an epoch)."""
     from core.host_memory import check_fits
 
-    objective = module.objective
-    check_fits({"encoder": list(module.encoder.parameters()),
-                f"{type(objective).__name__} objective": list(objective.encoder_phase_parameters())
-                + list(objective.inner_parameters())})
+    encoder = {id(p) for p in module.encoder.parameters()}
+    optimised = [p for group in module.optimised_groups() for p in group]
+    check_fits({"encoder": [p for p in optimised if id(p) in encoder],
+                f"{type(module.objective).__name__} objective": [p for p in optimised if id(p) not in encoder]})
 
 
 def check_checkpoint(path: Path) -> None:
